@@ -1,0 +1,141 @@
+/*
+ * TDX side-table S-EPT: range planning
+ *
+ * Copyright (c) 2026 The TDX side-table S-EPT authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qapi/error.h"
+#include "accel/tdx/sept-plan.h"
+
+bool tdx_sept_range_check(uint64_t gpa, uint64_t size, Error **errp)
+{
+    if (!QEMU_IS_ALIGNED(gpa, TDX_SEPT_PAGE_SIZE) ||
+        !QEMU_IS_ALIGNED(size, TDX_SEPT_PAGE_SIZE)) {
+        error_setg(errp, "TDX S-EPT range 0x%" PRIx64 "+0x%" PRIx64
+                   " is not 4 KiB aligned", gpa, size);
+        return false;
+    }
+    /* The last byte, gpa + size - 1, must not wrap past 2^64 - 1. */
+    if (size && gpa > UINT64_MAX - (size - 1)) {
+        error_setg(errp, "TDX S-EPT range 0x%" PRIx64 "+0x%" PRIx64
+                   " runs past the top of the address space", gpa, size);
+        return false;
+    }
+    return true;
+}
+
+static void tdx_sept_plan_add(TdxSeptPiece *pieces, int *nr, uint64_t gpa,
+                              uint64_t size, TdxSeptLeaf leaf)
+{
+    if (size) {
+        pieces[(*nr)++] = (TdxSeptPiece) {
+            .gpa = gpa, .size = size, .leaf = leaf,
+        };
+    }
+}
+
+int tdx_sept_plan_split(uint64_t gpa, uint64_t size, TdxSeptLeaf max_leaf,
+                        TdxSeptPiece pieces[TDX_SEPT_PLAN_MAX_PIECES],
+                        Error **errp)
+{
+    uint64_t last, huge_start, avail, huge_size;
+    int nr = 0;
+
+    if (!tdx_sept_range_check(gpa, size, errp)) {
+        return -1;
+    }
+    if (!size) {
+        return 0;
+    }
+
+    /*
+     * Work with the last byte rather than the end so that a range ending
+     * exactly at 2^64 needs no special case.
+     */
+    last = gpa + (size - 1);
+    if (max_leaf < TDX_SEPT_LEAF_2M ||
+        gpa > UINT64_MAX - (TDX_SEPT_HUGE_SIZE - 1)) {
+        tdx_sept_plan_add(pieces, &nr, gpa, size, TDX_SEPT_LEAF_4K);
+        return nr;
+    }
+    huge_start = ROUND_UP(gpa, TDX_SEPT_HUGE_SIZE);
+    if (huge_start > last) {
+        tdx_sept_plan_add(pieces, &nr, gpa, size, TDX_SEPT_LEAF_4K);
+        return nr;
+    }
+    /* huge_start >= gpa, so this is at most size: no overflow. */
+    avail = last - huge_start + 1;
+    huge_size = QEMU_ALIGN_DOWN(avail, TDX_SEPT_HUGE_SIZE);
+    if (!huge_size) {
+        tdx_sept_plan_add(pieces, &nr, gpa, size, TDX_SEPT_LEAF_4K);
+        return nr;
+    }
+
+    tdx_sept_plan_add(pieces, &nr, gpa, huge_start - gpa, TDX_SEPT_LEAF_4K);
+    tdx_sept_plan_add(pieces, &nr, huge_start, huge_size, TDX_SEPT_LEAF_2M);
+    tdx_sept_plan_add(pieces, &nr, huge_start + huge_size, avail - huge_size,
+                      TDX_SEPT_LEAF_4K);
+    return nr;
+}
+
+void tdx_sept_plan_count_leaves(const TdxSeptPiece *pieces, int nr_pieces,
+                                uint64_t *nr_4k, uint64_t *nr_2m)
+{
+    for (int i = 0; i < nr_pieces; i++) {
+        uint64_t leaves = pieces[i].size / tdx_sept_leaf_size(pieces[i].leaf);
+
+        if (pieces[i].leaf == TDX_SEPT_LEAF_2M) {
+            *nr_2m += leaves;
+        } else {
+            *nr_4k += leaves;
+        }
+    }
+}
+
+static int tdx_sept_range_compare(const void *a, const void *b)
+{
+    const TdxSeptRange *ra = a, *rb = b;
+
+    return ra->gpa < rb->gpa ? -1 : ra->gpa > rb->gpa;
+}
+
+size_t tdx_sept_ranges_merge(TdxSeptRange *ranges, size_t nr_ranges)
+{
+    size_t out = 0;
+
+    qsort(ranges, nr_ranges, sizeof(*ranges), tdx_sept_range_compare);
+    for (size_t i = 0; i < nr_ranges; i++) {
+        TdxSeptRange *prev = out ? &ranges[out - 1] : NULL;
+        uint64_t last;
+
+        if (!ranges[i].size) {
+            continue;
+        }
+        last = ranges[i].gpa + (ranges[i].size - 1);
+        /* Touching: prev's last byte + 1 == gpa, written without wrapping. */
+        if (prev && ranges[i].gpa - prev->gpa <= prev->size) {
+            uint64_t prev_last = prev->gpa + (prev->size - 1);
+
+            if (last <= prev_last) {
+                continue;
+            }
+            if (last - prev->gpa < UINT64_MAX) {
+                prev->size += last - prev_last;
+                continue;
+            }
+            /*
+             * The union would cover all 2^64 bytes, which a size cannot
+             * express: keep the part beyond prev as a range of its own.
+             */
+            ranges[out++] = (TdxSeptRange) {
+                .gpa = prev_last + 1, .size = last - prev_last,
+            };
+            continue;
+        }
+        ranges[out++] = ranges[i];
+    }
+    return out;
+}
