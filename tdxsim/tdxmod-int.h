@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * tdxsim: internal data structures of the TDX module model, shared by
+ * tdxmod.c (module, PAMT, TD and vCPU life cycle, reclaim),
+ * tdxmod-sept.c (S-EPT tree, S-EPT SEAMCALLs, guest ACCEPT, self-check) and
+ * tdxmod-cost.c (names, counters, cost model, fault injection).
+ * Not part of the API: only tdxmod*.c include it.
+ */
+#ifndef TDXSIM_TDXMOD_INT_H
+#define TDXSIM_TDXMOD_INT_H
+
+#include <glib.h>
+#include "tdxmod.h"
+
+#define SEPT_ENTRIES        512
+#define PAGES_PER_2M        512ULL
+
+/* Bytes covered by one entry at level (4K << 9 * level). */
+static inline uint64_t tdx_level_size(int level)
+{
+    return 4096ULL << (9 * level);
+}
+
+/* 4K pages covered by one entry at level. */
+static inline uint64_t tdx_level_pages(int level)
+{
+    return 1ULL << (9 * level);
+}
+
+struct sept_node;
+
+/*
+ * One S-EPT entry.  A non-leaf entry (NL_*) points to the child node (whose
+ * own pfn is the S-EPT page); a leaf entry holds the pfn of the private page
+ * (512-aligned for a 2M leaf).  bepoch is the TD epoch stamped by RANGE.BLOCK
+ * (the module keeps it in the PAMT entry of the blocked page; same thing).
+ */
+struct sept_entry {
+    union {
+        tdx_pfn_t pfn;
+        struct sept_node *child;
+    };
+    uint64_t bepoch;
+    uint8_t state;              /* enum tdx_sept_state */
+};
+
+/* One S-EPT page: 512 entries at `level`, allocated on demand. */
+struct sept_node {
+    tdx_pfn_t pfn;              /* host page (0 for the root: part of TDCS) */
+    uint16_t nr_present;        /* entries not FREE */
+    uint8_t level;              /* TDX level of the entries */
+    struct sept_entry e[SEPT_ENTRIES];
+};
+
+struct tdx_vcpu {
+    tdx_pfn_t tdvpr_pfn;
+    uint64_t epoch;             /* TD epoch at the last VP.ENTER */
+    bool in_guest;              /* between tdh_vp_enter and tdx_vp_exit */
+    bool associated;            /* with an LP: VP.INIT/VP.ENTER until VP.FLUSH */
+};
+
+struct tdx_td {
+    struct tdxmod *m;
+    uint32_t id;                /* PAMT owner id */
+    tdx_pfn_t tdr_pfn;
+    unsigned gpaw;
+    unsigned levels;            /* 4 or 5 */
+    enum tdx_td_state state;
+    bool cache_wb_done;
+    uint64_t epoch;             /* TDCS.TD_EPOCH */
+    struct sept_node *root;     /* entries at level levels - 1 */
+    GArray *vcpus;              /* struct tdx_vcpu */
+    /* 4K pages owned besides the TDR (the module's TDR.CHLDCNT). */
+    uint64_t child_pages;
+    uint64_t leaves[2];
+    uint64_t sept_pages[TDX_MAX_LEVELS];
+    uint64_t sept_pages_peak[TDX_MAX_LEVELS];
+    /* Lock holders from tdx_td_hold_*(). */
+    unsigned tree_shared;
+    bool tree_exclusive;
+    bool epoch_locked;
+    GHashTable *entry_locks;    /* (gpa | level) -> hold count */
+    struct tdx_counters counters;
+};
+
+struct tdxmod {
+    uint64_t rng;               /* xorshift64* state */
+    struct tdx_cost_table cost;
+    struct tdx_inject_busy inject[TDX_NR_LEAVES];
+    uint64_t inject_calls[TDX_NR_LEAVES];
+    struct tdx_counters counters;
+    /* PAMT: pfn -> packed (owner id, type, level); see tdxmod.c. */
+    GHashTable *pamt;
+    GHashTable *tds;            /* owner id -> struct tdx_td * */
+    uint32_t next_td_id;
+    uint64_t pages_owned;       /* in 4K pages */
+};
+
+/* PAMT (tdxmod.c). */
+struct pamt_info {
+    struct tdx_td *td;
+    enum tdx_page_type type;
+    enum tdx_level level;
+    tdx_pfn_t head;             /* first pfn of the (2M) PAMT entry */
+};
+bool tdx_pamt_find(const struct tdxmod *m, tdx_pfn_t pfn, struct pamt_info *pi);
+bool tdx_pamt_range_free(const struct tdxmod *m, tdx_pfn_t pfn, int level);
+void tdx_pamt_set(struct tdxmod *m, tdx_pfn_t pfn, struct tdx_td *td,
+                  enum tdx_page_type type, int level);
+void tdx_pamt_clear(struct tdxmod *m, tdx_pfn_t pfn);
+
+/* Accounting and fault injection (tdxmod-cost.c). */
+void tdx_cost_table_default(struct tdx_cost_table *t);
+tdx_status_t tdx_inject(struct tdxmod *m, enum tdx_leaf leaf);
+tdx_status_t tdx_account(struct tdxmod *m, struct tdx_td *td,
+                         enum tdx_leaf leaf, tdx_status_t status);
+void tdx_account_count(struct tdxmod *m, struct tdx_td *td, size_t offset);
+
+/* Life-cycle gate shared by all TD-scoped SEAMCALLs (tdxmod.c). */
+tdx_status_t tdx_td_state_check(const struct tdx_td *td, enum tdx_leaf leaf);
+bool tdx_td_entry_locked(const struct tdx_td *td, uint64_t gpa, int level);
+bool tdx_td_tracked(const struct tdx_td *td, uint64_t bepoch);
+/* "Runnable TD" in the block/track rules: finalized and not torn down. */
+static inline bool tdx_td_finalized(const struct tdx_td *td)
+{
+    return td->state == TD_STATE_RUNNABLE || td->state == TD_STATE_BLOCKED;
+}
+
+/* S-EPT tree (tdxmod-sept.c). */
+struct sept_node *tdx_sept_node_new(tdx_pfn_t pfn, int level);
+void tdx_sept_tree_free(struct sept_node *n);
+
+#endif /* TDXSIM_TDXMOD_INT_H */
