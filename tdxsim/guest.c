@@ -1,0 +1,443 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * tdxsim: the scripted TD guest.  Each vCPU executes its trace operations
+ * (guest-trace.h) as a Linux TD guest would issue them, and KVM's side of
+ * each (MapGPA delivery, EPT violations on private/shared GPAs, guest
+ * ACCEPT) is modelled here: either handled inside "KVM" or turned into the
+ * exit to userspace that upstream KVM would produce.
+ *
+ * Runs with vm->lock held, called from KVM_RUN (kvm-run.c).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "kvm.h"
+#include "mapgpa.h"
+
+/* Re-executions of one op without progress before the guest gives up. */
+#define MAX_REPEATS         8
+/* Guest ACCEPT calls per step (the lock is dropped between steps). */
+#define ACCEPTS_PER_STEP    512
+
+void guest_vm_setup(struct sim_vm *vm)
+{
+    const char *path = getenv("TDXSIM_TRACE");
+    GError *err = NULL;
+
+    if (path && *path) {
+        vm->trace = trace_load(path, &err);
+    } else {
+        vm->trace = trace_parse(TRACE_DEFAULT_TEXT, &err);
+    }
+    if (!vm->trace) {
+        fprintf(stderr, "tdxsim: TDXSIM_TRACE: %s\n", err->message);
+        exit(1);
+    }
+}
+
+void guest_vcpu_setup(struct sim_vcpu *vcpu)
+{
+    struct sim_vm *vm = vcpu->vm;
+
+    vcpu->ops = trace_vcpu_ops(vm->trace, vcpu->vcpu_id, &vcpu->nr_ops);
+    if (vcpu->nr_ops) {
+        vm->traced_vcpus++;
+    }
+}
+
+static void advance(struct sim_vcpu *vcpu)
+{
+    vcpu->pc++;
+    vcpu->repeats = 0;
+    vcpu->vm->stats.trace_ops++;
+}
+
+static unsigned active_vcpus(struct sim_vm *vm)
+{
+    return vm->traced_vcpus - vm->finished_vcpus;
+}
+
+static void barrier_maybe_release(struct sim_vm *vm)
+{
+    if (vm->barrier_arrived && vm->barrier_arrived >= active_vcpus(vm)) {
+        vm->barrier_gen++;
+        vm->barrier_arrived = 0;
+    }
+}
+
+static void mark_finished(struct sim_vcpu *vcpu)
+{
+    if (!vcpu->trace_done && vcpu->nr_ops) {
+        vcpu->trace_done = true;
+        vcpu->vm->finished_vcpus++;
+        barrier_maybe_release(vcpu->vm);
+    }
+}
+
+static bool too_many_repeats(struct sim_vcpu *vcpu, const struct trace_op *op,
+                             const char *what)
+{
+    if (++vcpu->repeats <= MAX_REPEATS) {
+        return false;
+    }
+    fprintf(stderr, "tdxsim: TRACE: vCPU %lu line %u: %s not resolved after "
+            "%d attempts; guest moves on\n", vcpu->vcpu_id, op->line, what,
+            MAX_REPEATS);
+    vcpu->vm->stats.expect_failures++;
+    return true;
+}
+
+/* ---- MapGPA ---- */
+
+static bool expect_met(enum trace_expect e, uint64_t status)
+{
+    switch (e) {
+    case TEXPECT_ANY:
+        return true;
+    case TEXPECT_OK:
+        return status == GHCI_SUCCESS;
+    case TEXPECT_INVALID:
+        return status == GHCI_INVALID_OPERAND;
+    case TEXPECT_ALIGN:
+        return status == GHCI_ALIGN_ERROR;
+    case TEXPECT_UNSUPPORTED:
+        return status == GHCI_SUBFUNC_UNSUPPORTED;
+    case TEXPECT_FAIL:
+        return status != GHCI_SUCCESS;
+    }
+    return false;
+}
+
+/* The guest's MapGPA ends with status (RETRY = gave up after retries). */
+static void mapgpa_finish(struct sim_vcpu *vcpu, uint64_t status)
+{
+    struct sim_vm *vm = vcpu->vm;
+    const struct trace_op *op = &vcpu->ops[vcpu->pc];
+
+    switch (status) {
+    case GHCI_SUCCESS:
+        vm->stats.mapgpa_success++;
+        break;
+    case GHCI_INVALID_OPERAND:
+        /* counted at the source: KVM's checks or userspace's answer */
+        break;
+    case GHCI_ALIGN_ERROR:
+        vm->stats.mapgpa_align++;
+        break;
+    case GHCI_SUBFUNC_UNSUPPORTED:
+        vm->stats.mapgpa_unsupported++;
+        break;
+    case GHCI_RETRY:
+        vm->stats.mapgpa_gave_up++;
+        break;
+    }
+    if (!expect_met(op->expect, status)) {
+        vm->stats.expect_failures++;
+        fprintf(stderr, "tdxsim: TRACE: vCPU %lu line %u: mapgpa %s 0x%" PRIx64
+                " 0x%" PRIx64 " expected %s, guest saw %s\n", vcpu->vcpu_id,
+                op->line, op->private ? "private" : "shared", op->gpa,
+                op->size, trace_expect_name(op->expect),
+                status == GHCI_RETRY ? "RETRY (gave up)" :
+                ghci_status_name(status));
+    }
+    vcpu->mg_active = false;
+    advance(vcpu);
+}
+
+static enum guest_result mapgpa_exit(struct sim_vcpu *vcpu)
+{
+    struct sim_vm *vm = vcpu->vm;
+    struct kvm_run *run = vcpu->run;
+    struct mapgpa_chunk c = mapgpa_next_chunk(vcpu->mg_next, vcpu->mg_end,
+                                              vm->shared_bit);
+
+    run->exit_reason = KVM_EXIT_HYPERCALL;
+    run->hypercall.nr = KVM_HC_MAP_GPA_RANGE_NR;
+    run->hypercall.args[0] = c.gpa;
+    run->hypercall.args[1] = c.npages;
+    run->hypercall.args[2] = c.attrs;
+    run->hypercall.args[3] = 0;
+    run->hypercall.args[4] = 0;
+    run->hypercall.args[5] = 0;
+    run->hypercall.ret = 0;
+    run->hypercall.flags = KVM_EXIT_HYPERCALL_LONG_MODE;
+    vcpu->compl = SIM_COMPL_MAPGPA;
+    vm->stats.mapgpa_chunks++;
+    return GUEST_EXIT;
+}
+
+static enum guest_result guest_mapgpa(struct sim_vcpu *vcpu,
+                                      const struct trace_op *op)
+{
+    struct sim_vm *vm = vcpu->vm;
+    uint64_t status;
+
+    if (!vcpu->mg_active) {
+        vcpu->mg_active = true;
+        vcpu->mg_start = op->gpa | (op->private ? 0 : vm->shared_bit);
+        vcpu->mg_end = vcpu->mg_start + op->size;
+        vcpu->mg_retry_count = 0;
+    }
+    /* TDG.VP.VMCALL<MapGPA>(R12 = mg_start, R13 = mg_end - mg_start) */
+    vm->stats.mapgpa_calls++;
+    if (!(vm->hypercall_exit_mask & (1ULL << KVM_HC_MAP_GPA_RANGE_NR))) {
+        mapgpa_finish(vcpu, GHCI_SUBFUNC_UNSUPPORTED);
+        return GUEST_CONTINUE;
+    }
+    status = mapgpa_check(vcpu->mg_start, vcpu->mg_end - vcpu->mg_start,
+                          vm->maxphyaddr, vm->shared_bit);
+    if (status == GHCI_INVALID_OPERAND) {
+        vm->stats.mapgpa_invalid++;
+    }
+    if (status) {
+        mapgpa_finish(vcpu, status);
+        return GUEST_CONTINUE;
+    }
+    vcpu->mg_next = vcpu->mg_start;
+    return mapgpa_exit(vcpu);
+}
+
+/* tdx_complete_vmcall_map_gpa() and the guest's reaction. */
+static enum guest_result mapgpa_complete_exit(struct sim_vcpu *vcpu)
+{
+    struct sim_vm *vm = vcpu->vm;
+    uint64_t ret = vcpu->run->hypercall.ret;
+
+    switch (mapgpa_complete(&vcpu->mg_next, vcpu->mg_end, ret,
+                            vcpu->irq_pending > 0)) {
+    case MAPGPA_STEP_DONE:
+        mapgpa_finish(vcpu, GHCI_SUCCESS);
+        return GUEST_CONTINUE;
+    case MAPGPA_STEP_CONTINUE:
+        return mapgpa_exit(vcpu);
+    case MAPGPA_STEP_RETRY:
+        vm->stats.mapgpa_retry++;
+        vcpu->irq_pending--;        /* delivered once the guest runs */
+        if (mapgpa_guest_retry(&vcpu->mg_start, vcpu->mg_end, vcpu->mg_next,
+                               &vcpu->mg_retry_count)) {
+            return GUEST_CONTINUE;  /* the guest re-issues from R11 */
+        }
+        mapgpa_finish(vcpu, GHCI_RETRY);
+        return GUEST_CONTINUE;
+    case MAPGPA_STEP_ERROR:
+        vm->stats.mapgpa_user_error++;
+        mapgpa_finish(vcpu, GHCI_INVALID_OPERAND);
+        return GUEST_CONTINUE;
+    }
+    return GUEST_CONTINUE;
+}
+
+/* ---- EPT violations ---- */
+
+static enum guest_result memory_fault_exit(struct sim_vcpu *vcpu,
+                                           uint64_t gpa, bool private)
+{
+    struct kvm_run *run = vcpu->run;
+
+    run->exit_reason = KVM_EXIT_MEMORY_FAULT;
+    run->memory_fault.flags = private ? KVM_MEMORY_EXIT_FLAG_PRIVATE : 0;
+    run->memory_fault.gpa = gpa & ~0xfffULL;
+    run->memory_fault.size = SIM_PAGE_SIZE;
+    return GUEST_EFAULT;
+}
+
+/*
+ * KVM's private fault at gpa: implicit conversion exit if the attributes
+ * say shared, else a lazy 4K map.  Returns GUEST_CONTINUE when the guest
+ * can retry its access (mapped, or BUSY => RET_PF_RETRY).
+ */
+static enum guest_result private_fault(struct sim_vcpu *vcpu, uint64_t gpa,
+                                       int *err)
+{
+    struct sim_vm *vm = vcpu->vm;
+    int r;
+
+    vm->stats.private_faults++;
+    if (!sim_gfn_private(vm, gpa >> 12)) {
+        return memory_fault_exit(vcpu, gpa, true);
+    }
+    r = sim_mmu_map_private(vm, gpa, false);
+    switch (r) {
+    case 0:
+        sim_check_range(vm, gpa & ~0xfffULL, SIM_PAGE_SIZE);
+        return GUEST_CONTINUE;
+    case -EAGAIN:
+        return GUEST_CONTINUE;
+    case -EFAULT:
+        /* no guest_memfd behind it: KVM reports a memory fault */
+        return memory_fault_exit(vcpu, gpa, true);
+    default:
+        *err = -r;
+        return GUEST_ERROR;
+    }
+}
+
+static enum guest_result guest_access(struct sim_vcpu *vcpu,
+                                      const struct trace_op *op, int *err)
+{
+    struct sim_vm *vm = vcpu->vm;
+    uint64_t gpa = op->gpa & ~0xfffULL;
+    struct tdx_sept_leaf_info info;
+    enum guest_result res;
+
+    if (too_many_repeats(vcpu, op, "access")) {
+        advance(vcpu);
+        return GUEST_CONTINUE;
+    }
+    if (!op->private) {
+        if (sim_gfn_private(vm, gpa >> 12)) {
+            return memory_fault_exit(vcpu, gpa, false);
+        }
+        vm->stats.shared_faults++;
+        advance(vcpu);
+        return GUEST_CONTINUE;
+    }
+    if (sim_gfn_private(vm, gpa >> 12) && tdx_td_lookup(vm->td, gpa, &info)) {
+        advance(vcpu);      /* already mapped: no EPT violation */
+        return GUEST_CONTINUE;
+    }
+    res = private_fault(vcpu, gpa, err);
+    if (res == GUEST_CONTINUE && tdx_td_lookup(vm->td, gpa, &info)) {
+        advance(vcpu);
+    }
+    return res;
+}
+
+/* ---- TDG.MEM.PAGE.ACCEPT, as Linux's tdx_accept_memory() ---- */
+
+static int accept_top_level(uint64_t gpa, uint64_t end)
+{
+    for (int l = TDX_LEVEL_1G; l > TDX_LEVEL_4K; l--) {
+        uint64_t size = 4096ULL << (9 * l);
+        if (!(gpa & (size - 1)) && end - gpa >= size) {
+            return l;
+        }
+    }
+    return TDX_LEVEL_4K;
+}
+
+static enum guest_result guest_accept(struct sim_vcpu *vcpu,
+                                      const struct trace_op *op, int *err)
+{
+    struct sim_vm *vm = vcpu->vm;
+    uint64_t end = op->gpa + op->size;
+
+    if (!vcpu->acc_active) {
+        vcpu->acc_active = true;
+        vcpu->acc_next = op->gpa;
+        vcpu->acc_level = accept_top_level(op->gpa, end);
+    }
+    for (unsigned n = 0; n < ACCEPTS_PER_STEP; n++) {
+        uint64_t gpa = vcpu->acc_next;
+        tdx_status_t st;
+
+        if (gpa >= end) {
+            vcpu->acc_active = false;
+            advance(vcpu);
+            return GUEST_CONTINUE;
+        }
+        st = tdg_mem_page_accept(vm->td, vcpu->vp, gpa, vcpu->acc_level);
+        vm->stats.accept_calls++;
+        if (st == TDX_SUCCESS || st == TDX_PAGE_ALREADY_ACCEPTED) {
+            if (vcpu->acc_level == TDX_LEVEL_2M) {
+                vm->stats.accept_2m++;
+            } else if (vcpu->acc_level == TDX_LEVEL_4K) {
+                vm->stats.accept_4k++;
+            }
+            vcpu->acc_next = gpa + (4096ULL << (9 * vcpu->acc_level));
+            vcpu->acc_level = accept_top_level(vcpu->acc_next, end);
+            vcpu->repeats = 0;
+            continue;
+        }
+        if (st == TDX_PAGE_SIZE_MISMATCH && vcpu->acc_level > TDX_LEVEL_4K) {
+            vcpu->acc_level--;
+            continue;
+        }
+        if (st == TDX_OPERAND_BUSY_HOST_PRIORITY) {
+            vm->stats.accept_busy_retries++;
+            if (too_many_repeats(vcpu, op, "accept (host priority busy)")) {
+                goto give_up;
+            }
+            return GUEST_CONTINUE;
+        }
+        if (st == TDX_EPT_ENTRY_NOT_PRESENT) {
+            /* EPT violation: TD exit, KVM faults the page in at 4K. */
+            enum guest_result res;
+
+            if (too_many_repeats(vcpu, op, "accept EPT violation")) {
+                goto give_up;
+            }
+            res = private_fault(vcpu, gpa, err);
+            return res;
+        }
+        fprintf(stderr, "tdxsim: TRACE: vCPU %lu line %u: TDG.MEM.PAGE.ACCEPT "
+                "0x%" PRIx64 " level %d failed: %s; guest gives up\n",
+                vcpu->vcpu_id, op->line, gpa, vcpu->acc_level,
+                tdx_status_name(st));
+        vm->stats.expect_failures++;
+        goto give_up;
+    }
+    return GUEST_CONTINUE;          /* step budget used up, more to do */
+
+give_up:
+    vcpu->acc_active = false;
+    advance(vcpu);
+    return GUEST_CONTINUE;
+}
+
+/* ---- the step ---- */
+
+enum guest_result guest_step(struct sim_vcpu *vcpu, int *err)
+{
+    struct sim_vm *vm = vcpu->vm;
+    const struct trace_op *op;
+
+    if (vcpu->compl == SIM_COMPL_MAPGPA) {
+        vcpu->compl = SIM_COMPL_NONE;
+        return mapgpa_complete_exit(vcpu);
+    }
+    if (vcpu->pc >= vcpu->nr_ops) {
+        mark_finished(vcpu);
+        return GUEST_BLOCK;     /* halted */
+    }
+    op = &vcpu->ops[vcpu->pc];
+    switch (op->kind) {
+    case TOP_INTERRUPT:
+        vcpu->irq_pending += op->count;
+        advance(vcpu);
+        return GUEST_CONTINUE;
+    case TOP_BARRIER:
+        if (!vcpu->barrier_seen) {
+            vcpu->barrier_seen = vm->barrier_gen + 1;
+            vm->barrier_arrived++;
+            barrier_maybe_release(vm);
+        }
+        if (vm->barrier_gen + 1 != vcpu->barrier_seen) {
+            vcpu->barrier_seen = 0;
+            advance(vcpu);
+            return GUEST_CONTINUE;
+        }
+        return GUEST_BLOCK;
+    case TOP_SHUTDOWN:
+        mark_finished(vcpu);
+        if (vm->finished_vcpus < vm->traced_vcpus) {
+            return GUEST_BLOCK;
+        }
+        vcpu->run->exit_reason = KVM_EXIT_SYSTEM_EVENT;
+        vcpu->run->system_event.type = KVM_SYSTEM_EVENT_SHUTDOWN;
+        vcpu->run->system_event.ndata = 0;
+        advance(vcpu);
+        vcpu->pc = vcpu->nr_ops;
+        return GUEST_EXIT;
+    case TOP_MAPGPA:
+        return guest_mapgpa(vcpu, op);
+    case TOP_ACCESS:
+        return guest_access(vcpu, op, err);
+    case TOP_ACCEPT:
+        return guest_accept(vcpu, op, err);
+    }
+    *err = EINVAL;
+    return GUEST_ERROR;
+}

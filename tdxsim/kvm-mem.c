@@ -1,0 +1,310 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * tdxsim: guest memory as KVM sees it: memslots
+ * (KVM_SET_USER_MEMORY_REGION2), guest_memfd (KVM_CREATE_GUEST_MEMFD,
+ * backed by a real memfd) and private/shared memory attributes
+ * (KVM_SET_MEMORY_ATTRIBUTES), including the zap of private S-EPT leaves
+ * that upstream KVM does when a range turns shared.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <linux/falloc.h>
+
+#include "kvm.h"
+
+#define ATTR_CHUNK_SHIFT 15         /* 32768 pages per bitmap chunk */
+#define ATTR_CHUNK_BYTES ((1u << ATTR_CHUNK_SHIFT) / 8)
+
+static uint8_t *attr_chunk(struct sim_vm *vm, uint64_t gfn, bool create)
+{
+    int64_t key = gfn >> ATTR_CHUNK_SHIFT;
+    uint8_t *bm = g_hash_table_lookup(vm->attrs, &key);
+
+    if (!bm && create) {
+        bm = g_malloc0(ATTR_CHUNK_BYTES);
+        g_hash_table_insert(vm->attrs, g_memdup2(&key, sizeof(key)), bm);
+    }
+    return bm;
+}
+
+bool sim_gfn_private(struct sim_vm *vm, uint64_t gfn)
+{
+    uint8_t *bm = attr_chunk(vm, gfn, false);
+    uint64_t bit = gfn & ((1u << ATTR_CHUNK_SHIFT) - 1);
+
+    return bm && (bm[bit / 8] >> (bit % 8)) & 1;
+}
+
+static void set_gfn_private(struct sim_vm *vm, uint64_t gfn, bool private)
+{
+    uint8_t *bm = attr_chunk(vm, gfn, private);
+    uint64_t bit = gfn & ((1u << ATTR_CHUNK_SHIFT) - 1);
+
+    if (!bm) {
+        return;
+    }
+    if (private) {
+        bm[bit / 8] |= 1u << (bit % 8);
+    } else {
+        bm[bit / 8] &= ~(1u << (bit % 8));
+    }
+}
+
+bool sim_range_private(struct sim_vm *vm, uint64_t gpa, uint64_t size)
+{
+    for (uint64_t gfn = gpa >> 12; gfn < (gpa + size) >> 12; gfn++) {
+        if (!sim_gfn_private(vm, gfn)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+struct sim_slot *sim_find_slot(struct sim_vm *vm, uint64_t gpa)
+{
+    for (unsigned i = 0; i < SIM_MAX_SLOTS; i++) {
+        struct sim_slot *s = &vm->slots[i];
+        if (s->used && (s->slot >> 16) == 0 && gpa >= s->gpa &&
+            gpa - s->gpa < s->size) {
+            return s;
+        }
+    }
+    return NULL;
+}
+
+bool sim_private_pfn(struct sim_vm *vm, uint64_t gpa, tdx_pfn_t *pfn,
+                     struct sim_slot **slotp)
+{
+    struct sim_slot *s = sim_find_slot(vm, gpa);
+
+    if (slotp) {
+        *slotp = s;
+    }
+    if (!s || !s->gmem) {
+        return false;
+    }
+    *pfn = s->gmem->pfn_base + ((s->gmem_offset + gpa - s->gpa) >> 12);
+    return true;
+}
+
+int sim_set_memory_region2(struct sim_vm *vm,
+                           const struct kvm_userspace_memory_region2 *r)
+{
+    const uint32_t valid = KVM_MEM_LOG_DIRTY_PAGES | KVM_MEM_READONLY |
+                           KVM_MEM_GUEST_MEMFD;
+    struct sim_slot *slot = NULL, *free_slot = NULL;
+    struct sim_gmem *gmem = NULL;
+    int ret = 0;
+
+    if ((r->flags & ~valid) || (r->guest_phys_addr | r->memory_size) & 0xfff ||
+        r->guest_phys_addr + r->memory_size < r->guest_phys_addr ||
+        (r->slot >> 16) > 0 || (r->slot & 0xffff) >= SIM_MAX_SLOTS) {
+        return -EINVAL;
+    }
+    if (vm->type == KVM_X86_TDX_VM &&
+        (r->flags & (KVM_MEM_READONLY | KVM_MEM_LOG_DIRTY_PAGES))) {
+        return -EINVAL;
+    }
+    if (r->flags & KVM_MEM_GUEST_MEMFD) {
+        int fd = r->guest_memfd;
+        struct sim_obj *o = fd >= 0 && fd < SIM_MAX_FDS ? sim.fds[fd] : NULL;
+
+        if (!o || o->kind != SIM_OBJ_GMEM || o->vm != vm) {
+            return -EINVAL;
+        }
+        gmem = o->gmem;
+        if ((r->guest_memfd_offset & 0xfff) ||
+            r->guest_memfd_offset + r->memory_size > gmem->size) {
+            return -EINVAL;
+        }
+    }
+
+    pthread_mutex_lock(&vm->lock);
+    for (unsigned i = 0; i < SIM_MAX_SLOTS; i++) {
+        if (vm->slots[i].used && vm->slots[i].slot == r->slot) {
+            slot = &vm->slots[i];
+        } else if (!vm->slots[i].used && !free_slot) {
+            free_slot = &vm->slots[i];
+        }
+    }
+    if (!r->memory_size) {
+        if (!slot) {
+            ret = -EINVAL;
+        } else {
+            /* Deleting a slot zaps everything mapped through it. */
+            if (slot->gmem && vm->td) {
+                sim_mmu_zap_private(vm, slot->gpa, slot->size);
+            }
+            slot->used = false;
+        }
+        goto out;
+    }
+    if (slot) {
+        /*
+         * Private memslots are immutable (they can only be deleted); of
+         * the others only flag changes are modelled.
+         */
+        if ((r->flags & KVM_MEM_GUEST_MEMFD) ||
+            slot->gpa != r->guest_phys_addr || slot->size != r->memory_size ||
+            ((slot->flags ^ r->flags) & (KVM_MEM_GUEST_MEMFD |
+                                          KVM_MEM_READONLY))) {
+            ret = -EINVAL;
+        } else {
+            slot->flags = r->flags;
+        }
+        goto out;
+    }
+    for (unsigned i = 0; i < SIM_MAX_SLOTS; i++) {
+        struct sim_slot *s = &vm->slots[i];
+        if (s->used && r->guest_phys_addr < s->gpa + s->size &&
+            s->gpa < r->guest_phys_addr + r->memory_size) {
+            ret = -EEXIST;
+            goto out;
+        }
+    }
+    if (!free_slot) {
+        ret = -ENOSPC;
+        goto out;
+    }
+    *free_slot = (struct sim_slot) {
+        .used = true, .slot = r->slot, .flags = r->flags,
+        .gpa = r->guest_phys_addr, .size = r->memory_size,
+        .uaddr = r->userspace_addr, .gmem_offset = r->guest_memfd_offset,
+        .gmem = gmem,
+    };
+    sim_log("memslot %u: gpa 0x%llx size 0x%llx%s", r->slot,
+            (unsigned long long)r->guest_phys_addr,
+            (unsigned long long)r->memory_size, gmem ? " guest_memfd" : "");
+out:
+    pthread_mutex_unlock(&vm->lock);
+    return ret;
+}
+
+int sim_create_guest_memfd(struct sim_vm *vm, struct kvm_create_guest_memfd *a)
+{
+    struct sim_obj *o;
+    struct sim_gmem *g;
+    uint64_t pages;
+
+    if (!a->size || (a->size & 0xfff) || a->flags) {
+        /* TDX supports neither MMAP nor INIT_SHARED guest_memfd. */
+        return -EINVAL;
+    }
+    for (unsigned i = 0; i < G_N_ELEMENTS(a->reserved); i++) {
+        if (a->reserved[i]) {
+            return -EINVAL;
+        }
+    }
+    o = sim_new_obj(SIM_OBJ_GMEM, "tdxsim-guest-memfd", a->size);
+    if (!o) {
+        return -errno;
+    }
+    g = g_new0(struct sim_gmem, 1);
+    g->vm = vm;
+    g->fd = o->fd;
+    g->size = a->size;
+    pages = a->size >> 12;
+    pthread_mutex_lock(&sim.lock);
+    g->pfn_base = sim.next_gmem_pfn;
+    sim.next_gmem_pfn += ((pages + 511) & ~511ULL) + 512;
+    pthread_mutex_unlock(&sim.lock);
+    o->vm = vm;
+    o->gmem = g;
+    pthread_mutex_lock(&vm->lock);
+    vm->refs++;
+    pthread_mutex_unlock(&vm->lock);
+    return o->fd;
+}
+
+int sim_set_memory_attributes(struct sim_vm *vm,
+                              const struct kvm_memory_attributes *a)
+{
+    bool private = a->attributes & KVM_MEMORY_ATTRIBUTE_PRIVATE;
+    uint64_t changed = 0;
+
+    if (vm->type != KVM_X86_TDX_VM) {
+        return -ENOTTY;
+    }
+    if (a->flags || (a->attributes & ~KVM_MEMORY_ATTRIBUTE_PRIVATE) ||
+        !a->size || (a->address | a->size) & 0xfff ||
+        a->address + a->size < a->address) {
+        return -EINVAL;
+    }
+    pthread_mutex_lock(&vm->lock);
+    if (!private && vm->td) {
+        /*
+         * kvm_arch_pre_set_memory_attributes(): the old (private) mappings
+         * go first: BLOCK, TRACK, REMOVE every private leaf of the range.
+         */
+        sim_mmu_zap_private(vm, a->address, a->size);
+        if (vm->bugged) {
+            pthread_mutex_unlock(&vm->lock);
+            return -EIO;
+        }
+    }
+    for (uint64_t gfn = a->address >> 12; gfn < (a->address + a->size) >> 12;
+         gfn++) {
+        if (sim_gfn_private(vm, gfn) != private) {
+            set_gfn_private(vm, gfn, private);
+            changed++;
+        }
+    }
+    if (private) {
+        vm->stats.to_private++;
+        vm->stats.to_private_pages += changed;
+    } else {
+        vm->stats.to_shared++;
+        vm->stats.to_shared_pages += changed;
+    }
+    sim_check_range(vm, a->address, a->size);
+    pthread_mutex_unlock(&vm->lock);
+    return 0;
+}
+
+bool sim_is_gmem_fd(int fd)
+{
+    struct sim_obj *o = fd >= 0 && fd < SIM_MAX_FDS ?
+                        __atomic_load_n(&sim.fds[fd], __ATOMIC_ACQUIRE) : NULL;
+
+    return o && o->kind == SIM_OBJ_GMEM;
+}
+
+int sim_gmem_fallocate(int fd, int mode, uint64_t offset, uint64_t len)
+{
+    struct sim_obj *o = sim.fds[fd];
+    struct sim_gmem *g = o->gmem;
+    struct sim_vm *vm = g->vm;
+
+    if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)) {
+        return -EOPNOTSUPP;
+    }
+    if ((mode & FALLOC_FL_PUNCH_HOLE) && !(mode & FALLOC_FL_KEEP_SIZE)) {
+        return -EOPNOTSUPP;
+    }
+    if ((offset | len) & 0xfff || offset + len < offset ||
+        offset + len > g->size) {
+        return -EINVAL;
+    }
+    if (!(mode & FALLOC_FL_PUNCH_HOLE)) {
+        return 0;
+    }
+    pthread_mutex_lock(&vm->lock);
+    for (unsigned i = 0; i < SIM_MAX_SLOTS; i++) {
+        struct sim_slot *s = &vm->slots[i];
+        uint64_t lo, hi;
+
+        if (!s->used || s->gmem != g) {
+            continue;
+        }
+        lo = MAX(offset, s->gmem_offset);
+        hi = MIN(offset + len, s->gmem_offset + s->size);
+        if (lo < hi && vm->td) {
+            sim_mmu_zap_private(vm, s->gpa + lo - s->gmem_offset, hi - lo);
+            sim_check_range(vm, s->gpa + lo - s->gmem_offset, hi - lo);
+        }
+    }
+    vm->stats.gmem_punched_pages += len >> 12;
+    pthread_mutex_unlock(&vm->lock);
+    return 0;
+}

@@ -1,0 +1,310 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * tdxsim: upstream KVM's mirror TDP MMU for TD private memory, reduced to
+ * the SEAMCALLs it issues: lazy 4K fault-in (SEPT.ADD for missing levels,
+ * PAGE.AUG, or PAGE.ADD for KVM_TDX_INIT_MEM_REGION), zap of private
+ * leaves (BLOCK, TRACK, REMOVE, WBINVD, with KVM's BUSY handling),
+ * KVM_PRE_FAULT_MEMORY, and the mirror page accounting (one KVM mirror
+ * page per S-EPT page, plus the mirror root).
+ *
+ * All functions run with vm->lock held.
+ */
+#include <errno.h>
+#include <inttypes.h>
+
+#include "kvm.h"
+
+/* A vCPU re-faults after RET_PF_RETRY; bound it so a stuck BUSY shows up. */
+#define FAULT_BUSY_RETRIES  1000
+/* tdx_track() loops on BUSY; bounded here so a stuck epoch is a violation. */
+#define TRACK_BUSY_RETRIES  1000
+
+static uint64_t level_size(int level)
+{
+    return 4096ULL << (9 * level);
+}
+
+/* Key of the S-EPT page holding entries at table_level that covers gpa. */
+static int64_t mirror_key(int table_level, uint64_t gpa)
+{
+    return ((int64_t)table_level << 56) |
+           (int64_t)(gpa >> (12 + 9 * (table_level + 1)));
+}
+
+void sim_mmu_track_peaks(struct sim_vm *vm)
+{
+    for (int l = 0; l <= TDX_MAX_LEVELS; l++) {
+        if (vm->mirror_pages[l] > vm->mirror_peak[l]) {
+            vm->mirror_peak[l] = vm->mirror_pages[l];
+        }
+    }
+    if (vm->mirror_total > vm->mirror_total_peak) {
+        vm->mirror_total_peak = vm->mirror_total;
+    }
+    if (vm->td) {
+        for (int l = 0; l < 2; l++) {
+            uint64_t n = tdx_td_leaves(vm->td, l);
+            if (n > vm->leaves_peak[l]) {
+                vm->leaves_peak[l] = n;
+            }
+        }
+    }
+}
+
+void sim_seamcall_failed(struct sim_vm *vm, const char *what, uint64_t gpa,
+                         tdx_status_t err)
+{
+    sim_violation(vm, "%s at GPA 0x%" PRIx64 " failed: %s (0x%016" PRIx64
+                  "), KVM_BUG_ON: the VM is dead", what, gpa,
+                  tdx_status_name(err), err);
+    if (!vm->bugged) {
+        vm->bugged = true;
+        /* QEMU may abort() on a dead VM: leave a report behind now. */
+        sim_report_write_locked(vm);
+    }
+}
+
+static int link_table(struct sim_vm *vm, int t, uint64_t gpa)
+{
+    int64_t key = mirror_key(t, gpa);
+    uint64_t entry_gpa = gpa & ~(level_size(t + 1) - 1);
+    tdx_pfn_t pfn;
+    tdx_status_t err;
+    int tries = 0;
+
+    if (g_hash_table_contains(vm->mirror, &key)) {
+        return 0;
+    }
+    if (inject_hit(sim.inj, INJ_ENOMEM, "map")) {
+        vm->stats.enomem++;
+        return -ENOMEM;
+    }
+    pfn = sim_alloc_ctl_pfn();
+    for (;;) {
+        err = tdh_mem_sept_add(vm->td, entry_gpa, t + 1, pfn);
+        if (!TDX_STATUS_IS_BUSY(err) || ++tries > FAULT_BUSY_RETRIES) {
+            break;
+        }
+        vm->stats.busy_retries++;
+    }
+    if (err) {
+        sim_free_ctl_pfn(pfn);
+        if (TDX_STATUS_IS_BUSY(err)) {
+            return -EAGAIN;
+        }
+        sim_seamcall_failed(vm, "TDH.MEM.SEPT.ADD", entry_gpa, err);
+        return -EIO;
+    }
+    g_hash_table_insert(vm->mirror, g_memdup2(&key, sizeof(key)),
+                        g_memdup2(&pfn, sizeof(pfn)));
+    vm->mirror_pages[t]++;
+    vm->mirror_total++;
+    return 0;
+}
+
+int sim_mmu_map_private(struct sim_vm *vm, uint64_t gpa, bool add_page)
+{
+    struct tdx_sept_leaf_info info;
+    tdx_pfn_t pfn;
+    tdx_status_t err;
+    int levels = tdx_td_levels(vm->td);
+    int tries = 0;
+    int r;
+
+    gpa &= ~0xfffULL;
+    if (!sim_private_pfn(vm, gpa, &pfn, NULL)) {
+        return -EFAULT;
+    }
+    if (tdx_td_lookup(vm->td, gpa, &info)) {
+        return 0;       /* spurious: a racing fault mapped it already */
+    }
+    for (int t = levels - 2; t >= 0; t--) {
+        r = link_table(vm, t, gpa);
+        if (r) {
+            sim_mmu_track_peaks(vm);
+            return r;
+        }
+    }
+    for (;;) {
+        err = add_page ? tdh_mem_page_add(vm->td, gpa, pfn)
+                       : tdh_mem_page_aug(vm->td, gpa, TDX_LEVEL_4K, pfn);
+        if (!TDX_STATUS_IS_BUSY(err) || ++tries > FAULT_BUSY_RETRIES) {
+            break;
+        }
+        vm->stats.busy_retries++;
+    }
+    sim_mmu_track_peaks(vm);
+    if (err) {
+        if (TDX_STATUS_IS_BUSY(err)) {
+            return -EAGAIN;
+        }
+        sim_seamcall_failed(vm, add_page ? "TDH.MEM.PAGE.ADD" :
+                            "TDH.MEM.PAGE.AUG", gpa, err);
+        return -EIO;
+    }
+    if (!add_page) {
+        vm->stats.lazy_maps++;
+    }
+    return 0;
+}
+
+/*
+ * BLOCK and REMOVE on BUSY: upstream kicks every vCPU out of the guest and
+ * keeps them out ("no vCPU enters"), then retries once; a second failure is
+ * KVM_BUG_ON.  In the model no vCPU is inside the guest while vm->lock is
+ * held, so the retry only fails if the BUSY is injected.
+ */
+static tdx_status_t retry_once(struct sim_vm *vm, tdx_status_t err,
+                               tdx_status_t (*again)(struct sim_vm *, uint64_t,
+                                                     int, tdx_pfn_t *),
+                               uint64_t gpa, int level, tdx_pfn_t *pfn)
+{
+    if (TDX_STATUS_IS_BUSY(err)) {
+        vm->stats.vcpu_kicks++;
+        vm->stats.busy_retries++;
+        err = again(vm, gpa, level, pfn);
+    }
+    return err;
+}
+
+static tdx_status_t do_block(struct sim_vm *vm, uint64_t gpa, int level,
+                             tdx_pfn_t *pfn)
+{
+    return tdh_mem_range_block(vm->td, gpa, level);
+}
+
+static tdx_status_t do_remove(struct sim_vm *vm, uint64_t gpa, int level,
+                              tdx_pfn_t *pfn)
+{
+    return tdh_mem_page_remove(vm->td, gpa, level, pfn);
+}
+
+static bool do_track(struct sim_vm *vm)
+{
+    tdx_status_t err;
+    int tries = 0;
+
+    do {
+        err = tdh_mem_track(vm->td);
+        if (TDX_STATUS_IS_BUSY(err)) {
+            vm->stats.busy_retries++;
+        }
+    } while (TDX_STATUS_IS_BUSY(err) && ++tries < TRACK_BUSY_RETRIES);
+    if (err) {
+        sim_seamcall_failed(vm, "TDH.MEM.TRACK", 0, err);
+        return false;
+    }
+    return true;
+}
+
+/* tdx_sept_remove_private_spte(): one leaf out of a live TD. */
+static bool remove_leaf(struct sim_vm *vm, uint64_t gpa, int level)
+{
+    tdx_pfn_t pfn = 0;
+    tdx_status_t err;
+
+    if (vm->tdx_state == SIM_TDX_RUNNABLE) {
+        err = do_block(vm, gpa, level, NULL);
+        err = retry_once(vm, err, do_block, gpa, level, NULL);
+        if (TDX_STATUS_IS_ERROR(err)) {
+            sim_seamcall_failed(vm, "TDH.MEM.RANGE.BLOCK", gpa, err);
+            return false;
+        }
+        if (!do_track(vm)) {
+            return false;
+        }
+    }
+    err = do_remove(vm, gpa, level, &pfn);
+    err = retry_once(vm, err, do_remove, gpa, level, &pfn);
+    if (err) {
+        sim_seamcall_failed(vm, "TDH.MEM.PAGE.REMOVE", gpa, err);
+        return false;
+    }
+    err = tdh_phymem_page_wbinvd(sim.mod, pfn);
+    if (err) {
+        sim_seamcall_failed(vm, "TDH.PHYMEM.PAGE.WBINVD", gpa, err);
+    }
+    vm->stats.zapped_leaves++;
+    return true;
+}
+
+void sim_mmu_zap_private(struct sim_vm *vm, uint64_t gpa, uint64_t size)
+{
+    uint64_t end = gpa + size;
+    uint64_t g = gpa & ~0xfffULL;
+
+    if (!vm->td || vm->tdx_state == SIM_TDX_UNINIT) {
+        return;
+    }
+    end = MIN(end, tdx_td_shared_bit(vm->td));
+    while (g < end) {
+        struct tdx_sept_leaf_info info;
+
+        if (!tdx_td_lookup(vm->td, g, &info)) {
+            /* Nothing mapped under the FREE entry the walk stopped at. */
+            g = info.gpa + level_size(info.level);
+            continue;
+        }
+        if (info.level > TDX_LEVEL_4K &&
+            (info.gpa < gpa || info.gpa + level_size(info.level) > end)) {
+            /* Upstream TDX maps 4K only; a partial huge leaf is a bug here. */
+            sim_violation(vm, "zap of part of a %s leaf at 0x%" PRIx64
+                          " is not modelled", info.level == 1 ? "2M" : "1G",
+                          info.gpa);
+            g = info.gpa + level_size(info.level);
+            continue;
+        }
+        remove_leaf(vm, info.gpa, info.level);
+        g = info.gpa + level_size(info.level);
+    }
+    sim_mmu_track_peaks(vm);
+}
+
+/*
+ * KVM_PRE_FAULT_MEMORY: map the range as the attributes say (private ->
+ * S-EPT, shared -> the shared EPT, not modelled beyond a count).  Returns 0
+ * with range->gpa/size advanced, -EINTR/-ENOMEM/-ENOENT/-EIO with partial
+ * progress as kvm_vcpu_pre_fault_memory() does.
+ */
+int sim_pre_fault_memory(struct sim_vcpu *vcpu, struct kvm_pre_fault_memory *r)
+{
+    struct sim_vm *vm = vcpu->vm;
+    uint64_t full = r->size;
+    int ret = 0;
+
+    if (r->flags || (r->gpa | r->size) & 0xfff || !r->size ||
+        r->gpa + r->size < r->gpa) {
+        return -EINVAL;
+    }
+    pthread_mutex_lock(&vm->lock);
+    if (vm->tdx_state != SIM_TDX_RUNNABLE && vm->type == KVM_X86_TDX_VM) {
+        /* Upstream refuses pre-fault before the TD is finalized. */
+        pthread_mutex_unlock(&vm->lock);
+        return -EINVAL;
+    }
+    while (r->size) {
+        struct sim_slot *slot = sim_find_slot(vm, r->gpa);
+
+        if (inject_hit(sim.inj, INJ_EINTR, "pre_fault")) {
+            vm->stats.eintr++;
+            ret = -EINTR;
+            break;
+        }
+        if (!slot) {
+            ret = -ENOENT;
+            break;
+        }
+        if (sim_gfn_private(vm, r->gpa >> 12)) {
+            ret = sim_mmu_map_private(vm, r->gpa, false);
+            if (ret) {
+                break;
+            }
+            vm->stats.prefault_pages++;
+        }
+        r->gpa += SIM_PAGE_SIZE;
+        r->size -= SIM_PAGE_SIZE;
+    }
+    sim_check_range(vm, r->gpa - (full - r->size), full - r->size);
+    pthread_mutex_unlock(&vm->lock);
+    return full == r->size ? ret : 0;
+}

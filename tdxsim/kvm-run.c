@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * tdxsim: KVM_RUN for a TD vCPU.  Honours immediate_exit (QEMU's kick),
+ * enters the TD (TDH.VP.ENTER) for each guest step, turns the scripted
+ * guest's steps into exits (HYPERCALL, MEMORY_FAULT, SYSTEM_EVENT) and
+ * blocks interruptibly while the guest has nothing to do (HLT).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "kvm.h"
+
+/* How long a halted vCPU sleeps between checks for a kick. */
+#define HALT_POLL_NS    2000000
+
+static int exit_intr(struct sim_vcpu *vcpu)
+{
+    vcpu->run->exit_reason = KVM_EXIT_INTR;
+    sim_count(vcpu->vm->stats.exits, "intr");
+    return -EINTR;
+}
+
+static const char *exit_name(uint32_t reason)
+{
+    switch (reason) {
+    case KVM_EXIT_HYPERCALL:
+        return "hypercall";
+    case KVM_EXIT_MEMORY_FAULT:
+        return "memory_fault";
+    case KVM_EXIT_SYSTEM_EVENT:
+        return "system_event";
+    default:
+        return "other";
+    }
+}
+
+int sim_vcpu_run(struct sim_vcpu *vcpu)
+{
+    struct sim_vm *vm = vcpu->vm;
+    struct kvm_run *run = vcpu->run;
+    int steps = 0;
+
+    if (vm->type != KVM_X86_TDX_VM) {
+        fprintf(stderr, "tdxsim: KVM_RUN on a non-TDX VM is not modelled\n");
+        return -EINVAL;
+    }
+    pthread_mutex_lock(&vm->lock);
+    for (;;) {
+        enum guest_result res;
+        tdx_status_t st;
+        int err = 0;
+
+        if (vm->destroyed) {
+            pthread_mutex_unlock(&vm->lock);
+            return -EIO;
+        }
+        if (vm->tdx_state != SIM_TDX_RUNNABLE || !vcpu->tdx_initialized) {
+            pthread_mutex_unlock(&vm->lock);
+            return -EINVAL;     /* tdx_vcpu_pre_run() */
+        }
+        if (__atomic_load_n(&run->immediate_exit, __ATOMIC_ACQUIRE)) {
+            int r = exit_intr(vcpu);
+            pthread_mutex_unlock(&vm->lock);
+            return r;
+        }
+        st = tdh_vp_enter(vm->td, vcpu->vp);
+        if (TDX_STATUS_IS_BUSY(st)) {
+            vm->stats.busy_retries++;
+            pthread_mutex_unlock(&vm->lock);
+            pthread_mutex_lock(&vm->lock);
+            continue;
+        }
+        if (st) {
+            sim_seamcall_failed(vm, "TDH.VP.ENTER", 0, st);
+            pthread_mutex_unlock(&vm->lock);
+            return -EIO;
+        }
+        res = guest_step(vcpu, &err);
+        tdx_vp_exit(vm->td, vcpu->vp);
+
+        switch (res) {
+        case GUEST_EXIT:
+            sim_count(vm->stats.exits, exit_name(run->exit_reason));
+            pthread_mutex_unlock(&vm->lock);
+            return 0;
+        case GUEST_EFAULT:
+            sim_count(vm->stats.exits, exit_name(run->exit_reason));
+            pthread_mutex_unlock(&vm->lock);
+            return -EFAULT;
+        case GUEST_ERROR:
+            pthread_mutex_unlock(&vm->lock);
+            return -err;
+        case GUEST_CONTINUE:
+            /* Let other vCPUs and QEMU threads at the model now and then. */
+            if (++steps % 16 == 0) {
+                pthread_mutex_unlock(&vm->lock);
+                pthread_mutex_lock(&vm->lock);
+            }
+            continue;
+        case GUEST_BLOCK: {
+            struct timespec ts = { 0, HALT_POLL_NS };
+
+            pthread_mutex_unlock(&vm->lock);
+            /* A kick (SIG_IPI) sets immediate_exit and interrupts the sleep. */
+            nanosleep(&ts, NULL);
+            pthread_mutex_lock(&vm->lock);
+            continue;
+        }
+        }
+    }
+}

@@ -1,0 +1,479 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * tdxsim: upstream KVM's TDX commands (KVM_MEMORY_ENCRYPT_OP:
+ * CAPABILITIES, INIT_VM, INIT_VCPU, INIT_MEM_REGION, FINALIZE_VM,
+ * GET_CPUID) with KVM's ordering rules and errors, and the TD teardown
+ * when the VM goes away (VP.FLUSH .. KEY.FREEID, RECLAIM, TDR last).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kvm.h"
+
+#define KVM_MAX_CPUID_ENTRIES_SIM 256
+
+static int tdx_caps(struct kvm_tdx_cmd *cmd)
+{
+    struct kvm_tdx_capabilities *caps = (void *)(uintptr_t)cmd->data;
+
+    if (cmd->flags || !caps) {
+        return -EINVAL;
+    }
+    return sim_tdx_fill_caps(caps);
+}
+
+static int tdx_init_vm(struct sim_vm *vm, struct kvm_tdx_cmd *cmd)
+{
+    struct kvm_tdx_init_vm *init = (void *)(uintptr_t)cmd->data;
+    struct kvm_tdx_capabilities caps = { .cpuid.nent = 0 };
+    struct kvm_tdx_capabilities *full;
+    unsigned guest_pa = 48;
+    size_t csize;
+
+    if (cmd->flags || !init) {
+        return -EINVAL;
+    }
+    if (vm->tdx_state != SIM_TDX_UNINIT || vm->nr_vcpus) {
+        return -EINVAL;
+    }
+    for (unsigned i = 0; i < G_N_ELEMENTS(init->reserved); i++) {
+        if (init->reserved[i]) {
+            return -EINVAL;
+        }
+    }
+    if (init->cpuid.nent > KVM_MAX_CPUID_ENTRIES_SIM) {
+        return -E2BIG;
+    }
+    /* Attributes and XFAM must be within what KVM_TDX_CAPABILITIES said. */
+    sim_tdx_fill_caps(&caps);
+    full = g_malloc0(sizeof(*full) + caps.cpuid.nent *
+                     sizeof(struct kvm_cpuid_entry2));
+    full->cpuid.nent = caps.cpuid.nent;
+    sim_tdx_fill_caps(full);
+    if ((init->attributes & ~full->supported_attrs) ||
+        (init->xfam & ~full->supported_xfam)) {
+        g_free(full);
+        return -EINVAL;
+    }
+    g_free(full);
+
+    for (unsigned i = 0; i < init->cpuid.nent; i++) {
+        struct kvm_cpuid_entry2 *e = &init->cpuid.entries[i];
+        if (e->function == 0x80000008 && e->index == 0) {
+            unsigned g = (e->eax >> 16) & 0xff;
+            guest_pa = g ? g : (e->eax & 0xff);
+        }
+    }
+    if (guest_pa != 48 && guest_pa != 52) {
+        return -EINVAL;
+    }
+    if (guest_pa == 52 && sim_host_phys_bits() <= 48) {
+        return -EINVAL;     /* no 5-level EPT on this host */
+    }
+
+    vm->tdr_pfn = sim_alloc_ctl_pfn();
+    for (unsigned i = 0; i < SIM_NR_TDCS; i++) {
+        vm->tdcs_pfns[i] = sim_alloc_ctl_pfn();
+    }
+    vm->td = tdx_td_create(sim.mod, vm->tdr_pfn, vm->tdcs_pfns, SIM_NR_TDCS,
+                           guest_pa);
+    if (!vm->td) {
+        return -EIO;
+    }
+    vm->gpaw = guest_pa;
+    vm->maxphyaddr = sim_host_phys_bits();
+    vm->shared_bit = tdx_td_shared_bit(vm->td);
+    vm->td_attributes = init->attributes;
+    vm->xfam = init->xfam;
+    csize = sizeof(struct kvm_cpuid2) +
+            init->cpuid.nent * sizeof(struct kvm_cpuid_entry2);
+    vm->td_cpuid = g_malloc(csize);
+    memcpy(vm->td_cpuid, &init->cpuid, csize);
+    /* KVM's mirror root page (the S-EPT root itself lives in the TDCS). */
+    vm->mirror_pages[tdx_td_levels(vm->td) - 1] = 1;
+    vm->mirror_total = 1;
+    sim_mmu_track_peaks(vm);
+    vm->tdx_state = SIM_TDX_INITIALIZED;
+    sim_log("TD initialised: GPAW %u, attributes 0x%llx, XFAM 0x%llx", guest_pa,
+            (unsigned long long)init->attributes,
+            (unsigned long long)init->xfam);
+    return 0;
+}
+
+static int tdx_finalize(struct sim_vm *vm, struct kvm_tdx_cmd *cmd)
+{
+    tdx_status_t err;
+
+    if (cmd->flags || cmd->data) {
+        return -EINVAL;
+    }
+    if (vm->tdx_state != SIM_TDX_INITIALIZED) {
+        return -EINVAL;
+    }
+    err = tdh_mr_finalize(vm->td);
+    if (TDX_STATUS_IS_BUSY(err)) {
+        cmd->hw_error = err;
+        return -EAGAIN;
+    }
+    if (err) {
+        cmd->hw_error = err;
+        sim_seamcall_failed(vm, "TDH.MR.FINALIZE", 0, err);
+        return -EIO;
+    }
+    vm->tdx_state = SIM_TDX_RUNNABLE;
+    for (unsigned v = 0; v < trace_nr_vcpus(vm->trace); v++) {
+        unsigned nr;
+        bool exists = false;
+
+        trace_vcpu_ops(vm->trace, v, &nr);
+        for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+            exists |= vm->vcpus[i]->vcpu_id == v;
+        }
+        if (nr && !exists) {
+            fprintf(stderr, "tdxsim: warning: the trace has %u operations for "
+                    "vCPU %u, which QEMU did not create (-smp too small)\n",
+                    nr, v);
+        }
+    }
+    sim_check_full(vm);
+    sim_log("TD finalized");
+    return 0;
+}
+
+int sim_tdx_vm_op(struct sim_vm *vm, struct kvm_tdx_cmd *cmd)
+{
+    int r;
+
+    if (vm->type != KVM_X86_TDX_VM) {
+        return -ENOTTY;
+    }
+    if (cmd->hw_error) {
+        return -EINVAL;
+    }
+    pthread_mutex_lock(&vm->lock);
+    switch (cmd->id) {
+    case KVM_TDX_CAPABILITIES:
+        r = tdx_caps(cmd);
+        break;
+    case KVM_TDX_INIT_VM:
+        r = tdx_init_vm(vm, cmd);
+        break;
+    case KVM_TDX_FINALIZE_VM:
+        r = tdx_finalize(vm, cmd);
+        break;
+    default:
+        r = -EINVAL;
+        break;
+    }
+    pthread_mutex_unlock(&vm->lock);
+    return r;
+}
+
+/* KVM_CREATE_VCPU on a TD: only between INIT_VM and FINALIZE_VM. */
+int sim_tdx_create_vcpu(struct sim_vm *vm)
+{
+    if (vm->tdx_state != SIM_TDX_INITIALIZED) {
+        errno = EIO;
+        return -1;
+    }
+    return 0;
+}
+
+static int tdx_init_vcpu(struct sim_vcpu *vcpu, struct kvm_tdx_cmd *cmd)
+{
+    struct sim_vm *vm = vcpu->vm;
+
+    if (cmd->flags || vcpu->tdx_initialized) {
+        return -EINVAL;
+    }
+    vcpu->tdvpr_pfn = sim_alloc_ctl_pfn();
+    for (unsigned i = 0; i < SIM_NR_TDCX; i++) {
+        vcpu->tdcx_pfns[i] = sim_alloc_ctl_pfn();
+    }
+    vcpu->vp = tdx_vp_create(vm->td, vcpu->tdvpr_pfn, vcpu->tdcx_pfns,
+                             SIM_NR_TDCX);
+    if (vcpu->vp < 0) {
+        return -EIO;
+    }
+    vcpu->init_rcx = cmd->data;
+    vcpu->tdx_initialized = true;
+    return 0;
+}
+
+static int tdx_get_cpuid(struct sim_vcpu *vcpu, struct kvm_tdx_cmd *cmd)
+{
+    struct kvm_cpuid2 *user = (void *)(uintptr_t)cmd->data;
+    struct kvm_cpuid2 *c;
+    int r = 0;
+
+    if (cmd->flags || !user) {
+        return -EINVAL;
+    }
+    c = g_malloc0(sizeof(*c) + KVM_MAX_CPUID_ENTRIES_SIM *
+                  sizeof(struct kvm_cpuid_entry2));
+    sim_tdx_vcpu_cpuid(vcpu->vm, c, KVM_MAX_CPUID_ENTRIES_SIM);
+    if (user->nent < c->nent) {
+        user->nent = c->nent;
+        r = -E2BIG;
+    } else {
+        user->nent = c->nent;
+        memcpy(user->entries, c->entries,
+               c->nent * sizeof(struct kvm_cpuid_entry2));
+    }
+    g_free(c);
+    return r;
+}
+
+static int tdx_init_mem_region(struct sim_vcpu *vcpu, struct kvm_tdx_cmd *cmd)
+{
+    struct sim_vm *vm = vcpu->vm;
+    struct kvm_tdx_init_mem_region *u = (void *)(uintptr_t)cmd->data;
+    struct kvm_tdx_init_mem_region region;
+    bool measure = cmd->flags & KVM_TDX_MEASURE_MEMORY_REGION;
+    int r = 0;
+
+    if (!vcpu->tdx_initialized || (cmd->flags & ~KVM_TDX_MEASURE_MEMORY_REGION)
+        || !u) {
+        return -EINVAL;
+    }
+    region = *u;
+    if ((region.source_addr & 0xfff) || (region.gpa & 0xfff) ||
+        !region.nr_pages ||
+        region.gpa + (region.nr_pages << 12) <= region.gpa ||
+        (region.gpa & vm->shared_bit) ||
+        ((region.gpa + (region.nr_pages << 12) - 1) & vm->shared_bit)) {
+        return -EINVAL;
+    }
+    if (!sim_range_private(vm, region.gpa, region.nr_pages << 12)) {
+        return -EINVAL;
+    }
+    while (region.nr_pages) {
+        struct sim_slot *slot;
+        tdx_pfn_t pfn;
+        uint64_t off;
+
+        if (inject_hit(sim.inj, INJ_EINTR, "init_mem_region")) {
+            vm->stats.eintr++;
+            r = -EINTR;
+            break;
+        }
+        if (!sim_private_pfn(vm, region.gpa, &pfn, &slot)) {
+            r = -EFAULT;
+            break;
+        }
+        /* kvm_gmem_populate(): copy the source now, it is gone after. */
+        off = slot->gmem_offset + region.gpa - slot->gpa;
+        if (pwrite(slot->gmem->fd, (void *)(uintptr_t)region.source_addr,
+                   SIM_PAGE_SIZE, off) != (ssize_t)SIM_PAGE_SIZE) {
+            r = -EFAULT;
+            break;
+        }
+        r = sim_mmu_map_private(vm, region.gpa, true);
+        if (r) {
+            if (r == -EIO) {
+                cmd->hw_error = TDX_OPERAND_INVALID;
+            }
+            break;
+        }
+        vm->stats.init_mem_pages++;
+        if (measure) {
+            for (unsigned i = 0; i < 16; i++) {
+                tdx_status_t err = tdh_mr_extend(vm->td, region.gpa + i * 256);
+                if (err) {
+                    cmd->hw_error = err;
+                    sim_seamcall_failed(vm, "TDH.MR.EXTEND", region.gpa, err);
+                    r = -EIO;
+                    break;
+                }
+            }
+            if (r) {
+                break;
+            }
+            vm->stats.init_mem_measured++;
+        }
+        region.source_addr += SIM_PAGE_SIZE;
+        region.gpa += SIM_PAGE_SIZE;
+        region.nr_pages--;
+    }
+    *u = region;
+    sim_check_full(vm);
+    return r;
+}
+
+int sim_tdx_vcpu_op(struct sim_vcpu *vcpu, struct kvm_tdx_cmd *cmd)
+{
+    struct sim_vm *vm = vcpu->vm;
+    int r;
+
+    if (vm->type != KVM_X86_TDX_VM) {
+        return -ENOTTY;
+    }
+    if (cmd->hw_error) {
+        return -EINVAL;
+    }
+    pthread_mutex_lock(&vm->lock);
+    if (vm->tdx_state != SIM_TDX_INITIALIZED) {
+        /* No HKID yet, or the TD is runnable: vCPU TDX ioctls refused. */
+        pthread_mutex_unlock(&vm->lock);
+        return -EINVAL;
+    }
+    switch (cmd->id) {
+    case KVM_TDX_INIT_VCPU:
+        r = tdx_init_vcpu(vcpu, cmd);
+        break;
+    case KVM_TDX_GET_CPUID:
+        r = tdx_get_cpuid(vcpu, cmd);
+        break;
+    case KVM_TDX_INIT_MEM_REGION:
+        r = tdx_init_mem_region(vcpu, cmd);
+        break;
+    default:
+        r = -EINVAL;
+        break;
+    }
+    pthread_mutex_unlock(&vm->lock);
+    return r;
+}
+
+/* ---- teardown ---- */
+
+static void reclaim(struct sim_vm *vm, tdx_pfn_t pfn, const char *what)
+{
+    tdx_status_t err = tdh_phymem_page_reclaim(sim.mod, pfn);
+
+    if (err) {
+        sim_violation(vm, "TDH.PHYMEM.PAGE.RECLAIM of %s page 0x%" PRIx64
+                      " failed: %s", what, pfn, tdx_status_name(err));
+        return;
+    }
+    vm->teardown_reclaimed++;
+}
+
+static bool collect_leaf(const struct tdx_sept_leaf_info *info, void *opaque)
+{
+    g_array_append_val((GArray *)opaque, info->pfn);
+    return true;
+}
+
+static bool lock_for_teardown(struct sim_vm *vm)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 5;
+    return pthread_mutex_timedlock(&vm->lock, &ts) == 0;
+}
+
+/*
+ * kvm_destroy_vm() for a TD, upstream order: tdx_mmu_release_hkid()
+ * (VP.FLUSH per vCPU, MNG.VPFLUSHDONE, PHYMEM.CACHE.WB, MNG.KEY.FREEID),
+ * then the MMU teardown reclaims every private page and S-EPT page, the
+ * vCPUs' TDVPR/TDCX pages, the TDCS pages, and the TDR last, followed by
+ * PHYMEM.PAGE.WBINVD of the TDR.
+ */
+void sim_tdx_destroy(struct sim_vm *vm)
+{
+    struct tdx_td *td;
+    tdx_status_t err;
+    GArray *pfns;
+    GHashTableIter it;
+    gpointer key, value;
+    int tries = 0;
+
+    if (!lock_for_teardown(vm)) {
+        fprintf(stderr, "tdxsim: VM lock held at exit; teardown skipped\n");
+        return;
+    }
+    if (vm->destroyed) {
+        pthread_mutex_unlock(&vm->lock);
+        return;
+    }
+    vm->destroyed = true;
+    pthread_cond_broadcast(&vm->cond);
+    td = vm->td;
+    if (!td) {
+        pthread_mutex_unlock(&vm->lock);
+        return;
+    }
+    sim_check_full(vm);
+    sim_mmu_track_peaks(vm);
+    for (int l = 0; l < TDX_MAX_LEVELS; l++) {
+        vm->sept_pages_final[l] = tdx_td_sept_pages(td, l);
+        vm->sept_pages_peak[l] = tdx_td_sept_pages_peak(td, l);
+    }
+    for (int l = 0; l <= TDX_MAX_LEVELS; l++) {
+        vm->mirror_final[l] = vm->mirror_pages[l];
+    }
+    vm->leaves_final[0] = tdx_td_leaves(td, TDX_LEVEL_4K);
+    vm->leaves_final[1] = tdx_td_leaves(td, TDX_LEVEL_2M);
+
+    for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+        if (vm->vcpus[i]->vp >= 0) {
+            err = tdh_vp_flush(td, vm->vcpus[i]->vp);
+            if (err) {
+                sim_seamcall_failed(vm, "TDH.VP.FLUSH", 0, err);
+            }
+        }
+    }
+    err = tdh_mng_vpflushdone(td);
+    if (err) {
+        sim_seamcall_failed(vm, "TDH.MNG.VPFLUSHDONE", 0, err);
+    }
+    err = tdh_phymem_cache_wb(td, false);
+    while (err == TDX_INTERRUPTED_RESTARTABLE && ++tries < 1000) {
+        err = tdh_phymem_cache_wb(td, true);
+    }
+    if (err) {
+        sim_seamcall_failed(vm, "TDH.PHYMEM.CACHE.WB", 0, err);
+    }
+    err = tdh_mng_key_freeid(td);
+    if (err) {
+        sim_seamcall_failed(vm, "TDH.MNG.KEY.FREEID", 0, err);
+    }
+
+    pfns = g_array_new(FALSE, FALSE, sizeof(tdx_pfn_t));
+    tdx_td_for_each_leaf(td, collect_leaf, pfns);
+    for (unsigned i = 0; i < pfns->len; i++) {
+        reclaim(vm, g_array_index(pfns, tdx_pfn_t, i), "private");
+    }
+    g_array_free(pfns, TRUE);
+
+    g_hash_table_iter_init(&it, vm->mirror);
+    while (g_hash_table_iter_next(&it, &key, &value)) {
+        reclaim(vm, *(tdx_pfn_t *)value, "S-EPT");
+    }
+    g_hash_table_remove_all(vm->mirror);
+    memset(vm->mirror_pages, 0, sizeof(vm->mirror_pages));
+    vm->mirror_total = 0;
+
+    for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+        struct sim_vcpu *v = vm->vcpus[i];
+        if (v->vp < 0) {
+            continue;
+        }
+        for (unsigned j = 0; j < SIM_NR_TDCX; j++) {
+            reclaim(vm, v->tdcx_pfns[j], "TDCX");
+        }
+        reclaim(vm, v->tdvpr_pfn, "TDVPR");
+    }
+    for (unsigned i = 0; i < SIM_NR_TDCS; i++) {
+        reclaim(vm, vm->tdcs_pfns[i], "TDCS");
+    }
+    reclaim(vm, vm->tdr_pfn, "TDR");
+    err = tdh_phymem_page_wbinvd(sim.mod, vm->tdr_pfn);
+    if (err) {
+        sim_seamcall_failed(vm, "TDH.PHYMEM.PAGE.WBINVD", 0, err);
+    }
+    vm->td = NULL;
+    vm->leaks = tdxmod_pages_owned(sim.mod);
+    if (vm->leaks) {
+        fprintf(stderr, "tdxsim: LEAK: %" PRIu64 " host pages still owned by "
+                "the TDX module after teardown\n", vm->leaks);
+    }
+    vm->torn_down = true;
+    pthread_mutex_unlock(&vm->lock);
+}

@@ -1,0 +1,311 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * tdxsim: internal interface of the fake KVM (kvm*.c), the scripted guest
+ * (guest.c), the invariant checks (check.c) and the report (report.c).
+ *
+ * The fake KVM models upstream Linux KVM's TDX support (the "mirror"
+ * design: lazy 4K private faults, mirror S-EPT pages) on top of the TDX
+ * module model of tdxmod.h.  Every fake fd is a real memfd so the kernel
+ * never sees a collision; preload.c routes libc calls on those fds here.
+ *
+ * Locking: sim_host.lock guards the fd table and VM list; each VM's lock
+ * guards everything of that VM, including every TDX-module call (tdxmod is
+ * not thread safe).  KVM_RUN never blocks with a VM lock held.
+ */
+#ifndef TDXSIM_KVM_H
+#define TDXSIM_KVM_H
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <linux/kvm.h>
+#include <glib.h>
+
+#include "tdxmod.h"
+#include "inject.h"
+#include "guest-trace.h"
+
+#define SIM_MAX_FDS         65536
+#define SIM_MAX_VCPUS       256
+#define SIM_MAX_SLOTS       512
+#define SIM_VCPU_MMAP_PAGES 2           /* kvm_run + PIO data page */
+#define SIM_NR_TDCS         4           /* TDCS pages of a TD (TDX 1.5) */
+#define SIM_NR_TDCX         5           /* TDVPS pages besides the TDVPR */
+#define SIM_GSI_COUNT       1024        /* KVM_CAP_IRQ_ROUTING */
+#define SIM_PAGE_SIZE       4096ULL
+
+enum sim_obj_kind {
+    SIM_OBJ_SYSTEM,
+    SIM_OBJ_VM,
+    SIM_OBJ_VCPU,
+    SIM_OBJ_GMEM,
+};
+
+struct sim_vm;
+struct sim_vcpu;
+struct sim_gmem;
+
+struct sim_obj {
+    enum sim_obj_kind kind;
+    int fd;
+    struct sim_vm *vm;
+    struct sim_vcpu *vcpu;
+    struct sim_gmem *gmem;
+};
+
+struct sim_gmem {
+    struct sim_vm *vm;
+    int fd;
+    uint64_t size;
+    uint64_t flags;
+    tdx_pfn_t pfn_base;         /* host pfn of offset 0 (2M aligned) */
+    bool closed;
+};
+
+struct sim_slot {
+    bool used;
+    uint32_t slot;              /* as_id << 16 | id, as given */
+    uint32_t flags;
+    uint64_t gpa;
+    uint64_t size;
+    uint64_t uaddr;
+    uint64_t gmem_offset;
+    struct sim_gmem *gmem;      /* NULL: no private backing */
+};
+
+/* What KVM must finish when userspace re-enters (complete_userspace_io). */
+enum sim_completion {
+    SIM_COMPL_NONE,
+    SIM_COMPL_MAPGPA,
+};
+
+struct sim_vcpu {
+    struct sim_vm *vm;
+    int fd;
+    unsigned long vcpu_id;
+    int vp;                     /* TDX module vCPU index, -1 before INIT */
+    struct kvm_run *run;
+    size_t run_size;
+    bool tdx_initialized;
+    tdx_pfn_t tdvpr_pfn;
+    tdx_pfn_t tdcx_pfns[SIM_NR_TDCX];
+    uint64_t init_rcx;          /* KVM_TDX_INIT_VCPU data (TD HOB GPA) */
+
+    /* Scripted guest. */
+    const struct trace_op *ops;
+    unsigned nr_ops;
+    unsigned pc;
+    bool trace_done;            /* all ops executed (it halts afterwards) */
+    enum sim_completion compl;
+    bool mg_active;             /* a MapGPA of op pc is in flight */
+    uint64_t mg_start;          /* guest's current request start */
+    uint64_t mg_next, mg_end;   /* KVM's map_gpa_next/end */
+    int mg_retry_count;
+    bool acc_active;            /* accept of op pc in progress */
+    uint64_t acc_next;
+    int acc_level;              /* level being tried at acc_next */
+    unsigned repeats;           /* times op pc re-executed without progress */
+    uint64_t irq_pending;
+    unsigned barrier_seen;
+};
+
+struct sim_stats {
+    GHashTable *ioctls;         /* name -> count (uint64 in pointer) */
+    GHashTable *exits;          /* name -> count */
+    uint64_t mapgpa_calls;      /* guest MapGPA TDVMCALLs (retries included) */
+    uint64_t mapgpa_success;
+    uint64_t mapgpa_retry;      /* RETRY returned to the guest */
+    uint64_t mapgpa_invalid;    /* INVALID_OPERAND from KVM's checks */
+    uint64_t mapgpa_align;
+    uint64_t mapgpa_unsupported;
+    uint64_t mapgpa_user_error; /* userspace failed a chunk */
+    uint64_t mapgpa_gave_up;    /* guest gave up after RETRYs */
+    uint64_t mapgpa_chunks;
+    uint64_t expect_failures;   /* trace expectations not met */
+    uint64_t trace_ops;
+    uint64_t to_private, to_private_pages;
+    uint64_t to_shared, to_shared_pages;
+    uint64_t private_faults;    /* EPT violations on private GPAs */
+    uint64_t lazy_maps;         /* 4K leaves AUGed by faults */
+    uint64_t prefault_pages;
+    uint64_t shared_faults;
+    uint64_t zapped_leaves;
+    uint64_t accept_calls, accept_4k, accept_2m, accept_busy_retries;
+    uint64_t busy_retries;      /* SEAMCALLs retried by KVM after BUSY */
+    uint64_t vcpu_kicks;        /* "no vCPU enters" retries of BLOCK/REMOVE */
+    uint64_t enomem;            /* allocation failures (injected) */
+    uint64_t eintr;             /* -EINTR returned with partial progress */
+    uint64_t init_mem_pages, init_mem_measured;
+    uint64_t invariant_violations;
+    uint64_t gmem_punched_pages;
+    uint64_t unknown_ioctls;
+};
+
+enum sim_tdx_state {
+    SIM_TDX_UNINIT,             /* before KVM_TDX_INIT_VM */
+    SIM_TDX_INITIALIZED,        /* HKID assigned, building */
+    SIM_TDX_RUNNABLE,           /* after KVM_TDX_FINALIZE_VM */
+};
+
+struct sim_vm {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;        /* guest barriers / shutdown */
+    int fd;
+    unsigned long type;
+    int refs;                   /* vm fd + vcpu fds + guest_memfds */
+    bool destroyed;
+    bool bugged;                /* KVM_BUG_ON hit: every ioctl fails -EIO */
+
+    uint64_t hypercall_exit_mask;   /* KVM_CAP_EXIT_HYPERCALL */
+    bool split_irqchip;
+
+    enum sim_tdx_state tdx_state;
+    struct tdx_td *td;
+    tdx_pfn_t tdr_pfn;
+    tdx_pfn_t tdcs_pfns[SIM_NR_TDCS];
+    unsigned gpaw;              /* 48 or 52 */
+    unsigned maxphyaddr;        /* guest MAXPHYADDR (legal GPA width) */
+    uint64_t shared_bit;
+    uint64_t td_attributes, xfam;
+    struct kvm_cpuid2 *td_cpuid;    /* as given to INIT_VM */
+
+    struct sim_vcpu *vcpus[SIM_MAX_VCPUS];
+    unsigned nr_vcpus;
+    struct sim_slot slots[SIM_MAX_SLOTS];
+    GHashTable *attrs;          /* gfn >> 15 -> 4 KiB bitmap (1 = private) */
+
+    /* KVM's mirror of the S-EPT: (level, first gfn) -> S-EPT page pfn. */
+    GHashTable *mirror;
+    uint64_t mirror_pages[TDX_MAX_LEVELS + 1];
+    uint64_t mirror_peak[TDX_MAX_LEVELS + 1];
+    uint64_t mirror_total, mirror_total_peak;
+    uint64_t leaves_peak[2];
+    uint64_t sept_pages_final[TDX_MAX_LEVELS], sept_pages_peak[TDX_MAX_LEVELS];
+    uint64_t leaves_final[2];
+    uint64_t mirror_final[TDX_MAX_LEVELS + 1];
+    uint64_t teardown_reclaimed;
+
+    /* Scripted guest. */
+    struct trace *trace;
+    unsigned traced_vcpus;      /* vCPUs with operations */
+    unsigned finished_vcpus;    /* of which reached the end or shutdown */
+    unsigned barrier_arrived;
+    unsigned barrier_gen;
+
+    struct sim_stats stats;
+    uint64_t leaks;             /* pages still owned after teardown */
+    bool torn_down;
+    uint64_t check_ops;         /* operations checked so far */
+    uint64_t full_checks;       /* structural self-checks run */
+};
+
+struct sim_host {
+    pthread_mutex_t lock;
+    struct tdxmod *mod;
+    struct inject *inj;
+    uint64_t seed;
+    char *device;               /* path answered as the KVM device */
+    struct sim_obj *fds[SIM_MAX_FDS];
+    GPtrArray *vms;             /* every VM ever created */
+    GHashTable *sys_ioctls;     /* system-fd ioctl name -> count */
+    tdx_pfn_t next_ctl_pfn;     /* control/S-EPT page allocator */
+    GArray *free_ctl_pfns;
+    tdx_pfn_t next_gmem_pfn;
+    bool verbose;
+    unsigned check_every;       /* structural self-check every N ops */
+};
+
+extern struct sim_host sim;
+
+/* kvm.c: host, fd table and dispatch. */
+void sim_init(void);
+bool sim_is_device(const char *path);
+int sim_open_device(int flags);
+bool sim_owns_fd(int fd);
+int sim_ioctl(int fd, unsigned long req, void *arg);
+void sim_close(int fd);
+void sim_fini(void);
+void sim_log(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+void sim_count(GHashTable *h, const char *name);
+struct sim_obj *sim_new_obj(enum sim_obj_kind kind, const char *name,
+                            uint64_t size);
+void sim_vm_put(struct sim_vm *vm);
+tdx_pfn_t sim_alloc_ctl_pfn(void);
+void sim_free_ctl_pfn(tdx_pfn_t pfn);
+
+/* kvm-caps.c: capabilities, CPUID, MSRs (system and VM scope). */
+int sim_check_extension(struct sim_vm *vm, long cap);
+int sim_get_supported_cpuid(struct kvm_cpuid2 *arg);
+int sim_get_msr_index_list(struct kvm_msr_list *arg, bool features);
+int sim_get_feature_msrs(struct kvm_msrs *arg);
+int sim_get_device_attr(struct kvm_device_attr *attr);
+int sim_enable_cap(struct sim_vm *vm, struct kvm_enable_cap *cap);
+/* TDX view: configurable CPUID list, supported attributes and XFAM. */
+int sim_tdx_fill_caps(struct kvm_tdx_capabilities *caps);
+void sim_tdx_vcpu_cpuid(struct sim_vm *vm, struct kvm_cpuid2 *out,
+                        uint32_t max);
+unsigned sim_host_phys_bits(void);
+
+/* kvm-mem.c: memslots, guest_memfd, memory attributes. */
+int sim_set_memory_region2(struct sim_vm *vm,
+                           const struct kvm_userspace_memory_region2 *r);
+int sim_create_guest_memfd(struct sim_vm *vm, struct kvm_create_guest_memfd *a);
+int sim_set_memory_attributes(struct sim_vm *vm,
+                              const struct kvm_memory_attributes *a);
+/*
+ * fallocate() on a guest_memfd, before the real memfd does it: checks the
+ * mode as guest_memfd does and, for a hole punch, zaps the private
+ * mappings of every memslot bound to the range (kvm_gmem_invalidate).
+ * Returns 0 or -errno; fd must be a guest_memfd (sim_is_gmem_fd()).
+ */
+int sim_gmem_fallocate(int fd, int mode, uint64_t offset, uint64_t len);
+bool sim_is_gmem_fd(int fd);
+bool sim_gfn_private(struct sim_vm *vm, uint64_t gfn);
+bool sim_range_private(struct sim_vm *vm, uint64_t gpa, uint64_t size);
+struct sim_slot *sim_find_slot(struct sim_vm *vm, uint64_t gpa);
+/* Host pfn backing private gpa (needs a gmem slot); false if none. */
+bool sim_private_pfn(struct sim_vm *vm, uint64_t gpa, tdx_pfn_t *pfn,
+                     struct sim_slot **slotp);
+
+/* kvm-mmu.c: the mirror TDP MMU on top of the S-EPT (vm->lock held). */
+int sim_mmu_map_private(struct sim_vm *vm, uint64_t gpa, bool add_page);
+void sim_mmu_zap_private(struct sim_vm *vm, uint64_t gpa, uint64_t size);
+int sim_pre_fault_memory(struct sim_vcpu *vcpu, struct kvm_pre_fault_memory *r);
+void sim_mmu_track_peaks(struct sim_vm *vm);
+/* Retry a SEAMCALL the way KVM does after OPERAND_BUSY (see .c). */
+void sim_seamcall_failed(struct sim_vm *vm, const char *what, uint64_t gpa,
+                         tdx_status_t err);
+
+/* kvm-tdx.c: KVM_MEMORY_ENCRYPT_OP and TD teardown. */
+int sim_tdx_vm_op(struct sim_vm *vm, struct kvm_tdx_cmd *cmd);
+int sim_tdx_vcpu_op(struct sim_vcpu *vcpu, struct kvm_tdx_cmd *cmd);
+int sim_tdx_create_vcpu(struct sim_vm *vm);
+void sim_tdx_destroy(struct sim_vm *vm);
+
+/* kvm-run.c: KVM_RUN. */
+int sim_vcpu_run(struct sim_vcpu *vcpu);
+
+/* guest.c: the scripted guest's next step (vm->lock held). */
+enum guest_result {
+    GUEST_EXIT,         /* kvm_run filled; return 0 from KVM_RUN */
+    GUEST_EFAULT,       /* KVM_EXIT_MEMORY_FAULT; return -EFAULT */
+    GUEST_CONTINUE,     /* handled inside KVM; run the next step */
+    GUEST_BLOCK,        /* nothing to do: halt until kicked/woken */
+    GUEST_ERROR,        /* KVM would fail KVM_RUN (errno in *err) */
+};
+void guest_vm_setup(struct sim_vm *vm);
+void guest_vcpu_setup(struct sim_vcpu *vcpu);
+enum guest_result guest_step(struct sim_vcpu *vcpu, int *err);
+
+/* check.c: invariants after every S-EPT or attribute change. */
+void sim_violation(struct sim_vm *vm, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+void sim_check_range(struct sim_vm *vm, uint64_t gpa, uint64_t size);
+void sim_check_full(struct sim_vm *vm);
+
+/* report.c: the JSON report (TDXSIM_REPORT). */
+void sim_report_write(struct sim_vm *vm);
+/* Same, vm->lock held (a snapshot when KVM_BUG_ON kills the VM). */
+void sim_report_write_locked(struct sim_vm *vm);
+
+#endif /* TDXSIM_KVM_H */

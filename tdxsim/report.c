@@ -1,0 +1,240 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * tdxsim: the machine-readable JSON report written to $TDXSIM_REPORT when
+ * the VM is destroyed (QEMU closed it, or the process exits).  Top-level
+ * keys are stable: mode, seamcalls, sept_pages, mirror_pages, leaves,
+ * exits, ioctls, mapgpa, conversions, invariant_violations, leaks,
+ * estimated_ns (plus details: faults, accept, trace, inject, td).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kvm.h"
+#include "json.h"
+
+static void counts_object(struct json_writer *w, const char *key,
+                          GHashTable *h1, GHashTable *h2)
+{
+    g_autoptr(GHashTable) merged = g_hash_table_new(g_str_hash, g_str_equal);
+    g_autoptr(GList) keys = NULL;
+    GHashTable *src[2] = { h1, h2 };
+
+    for (int i = 0; i < 2; i++) {
+        GHashTableIter it;
+        gpointer k, v;
+
+        if (!src[i]) {
+            continue;
+        }
+        g_hash_table_iter_init(&it, src[i]);
+        while (g_hash_table_iter_next(&it, &k, &v)) {
+            gpointer old = g_hash_table_lookup(merged, k);
+            g_hash_table_insert(merged, k, GSIZE_TO_POINTER(
+                GPOINTER_TO_SIZE(old) + GPOINTER_TO_SIZE(v)));
+        }
+    }
+    keys = g_list_sort(g_hash_table_get_keys(merged), (GCompareFunc)strcmp);
+    json_key(w, key);
+    json_begin_object(w);
+    for (GList *l = keys; l; l = l->next) {
+        json_kv_uint(w, l->data,
+                     GPOINTER_TO_SIZE(g_hash_table_lookup(merged, l->data)));
+    }
+    json_end_object(w);
+}
+
+static void levels_object(struct json_writer *w, const char *key,
+                          const uint64_t *v, int n)
+{
+    uint64_t total = 0;
+
+    json_key(w, key);
+    json_begin_object(w);
+    for (int l = 0; l < n; l++) {
+        char name[8];
+        snprintf(name, sizeof(name), "%d", l);
+        json_kv_uint(w, name, v[l]);
+        total += v[l];
+    }
+    json_kv_uint(w, "total", total);
+    json_end_object(w);
+}
+
+static void write_seamcalls(struct json_writer *w)
+{
+    const struct tdx_counters *c = tdxmod_counters(sim.mod);
+    const char *keys[] = { "seamcalls", "seamcalls_failed", "seamcalls_busy" };
+    const uint64_t *arrays[] = { c->seamcalls, c->failed, c->busy };
+
+    for (int k = 0; k < 3; k++) {
+        json_key(w, keys[k]);
+        json_begin_object(w);
+        for (int l = 0; l < TDX_NR_LEAVES; l++) {
+            const char *name = tdx_leaf_name(l);
+            if (name && (arrays[k][l] || k == 0)) {
+                json_kv_uint(w, name, arrays[k][l]);
+            }
+        }
+        if (k == 0) {
+            json_kv_uint(w, "TDG.MEM.PAGE.ACCEPT", c->accepts);
+        }
+        json_end_object(w);
+    }
+}
+
+static char *render(struct sim_vm *vm)
+{
+    struct sim_stats *s = &vm->stats;
+    struct json_writer w;
+    const char *trace = getenv("TDXSIM_TRACE");
+
+    json_init(&w);
+    json_begin_object(&w);
+    json_kv_string(&w, "mode", "mirror");
+    write_seamcalls(&w);
+
+    json_key(&w, "sept_pages");
+    json_begin_object(&w);
+    levels_object(&w, "final", vm->sept_pages_final, TDX_MAX_LEVELS);
+    levels_object(&w, "peak", vm->sept_pages_peak, TDX_MAX_LEVELS);
+    json_end_object(&w);
+
+    json_key(&w, "mirror_pages");
+    json_begin_object(&w);
+    levels_object(&w, "final", vm->mirror_final, TDX_MAX_LEVELS);
+    levels_object(&w, "peak", vm->mirror_peak, TDX_MAX_LEVELS);
+    json_end_object(&w);
+
+    json_key(&w, "leaves");
+    json_begin_object(&w);
+    json_kv_uint(&w, "4K", vm->leaves_final[0]);
+    json_kv_uint(&w, "2M", vm->leaves_final[1]);
+    json_kv_uint(&w, "4K_peak", vm->leaves_peak[0]);
+    json_kv_uint(&w, "2M_peak", vm->leaves_peak[1]);
+    json_end_object(&w);
+
+    counts_object(&w, "exits", s->exits, NULL);
+    counts_object(&w, "ioctls", s->ioctls, sim.sys_ioctls);
+
+    json_key(&w, "mapgpa");
+    json_begin_object(&w);
+    json_kv_uint(&w, "calls", s->mapgpa_calls);
+    json_kv_uint(&w, "success", s->mapgpa_success);
+    json_kv_uint(&w, "retry", s->mapgpa_retry);
+    json_kv_uint(&w, "error", s->mapgpa_invalid + s->mapgpa_align +
+                 s->mapgpa_unsupported + s->mapgpa_user_error +
+                 s->mapgpa_gave_up);
+    json_kv_uint(&w, "invalid_operand", s->mapgpa_invalid);
+    json_kv_uint(&w, "align_error", s->mapgpa_align);
+    json_kv_uint(&w, "subfunc_unsupported", s->mapgpa_unsupported);
+    json_kv_uint(&w, "userspace_error", s->mapgpa_user_error);
+    json_kv_uint(&w, "gave_up", s->mapgpa_gave_up);
+    json_kv_uint(&w, "chunks", s->mapgpa_chunks);
+    json_end_object(&w);
+
+    json_key(&w, "conversions");
+    json_begin_object(&w);
+    json_kv_uint(&w, "to_private", s->to_private);
+    json_kv_uint(&w, "to_private_pages", s->to_private_pages);
+    json_kv_uint(&w, "to_shared", s->to_shared);
+    json_kv_uint(&w, "to_shared_pages", s->to_shared_pages);
+    json_end_object(&w);
+
+    json_key(&w, "faults");
+    json_begin_object(&w);
+    json_kv_uint(&w, "private", s->private_faults);
+    json_kv_uint(&w, "lazy_maps", s->lazy_maps);
+    json_kv_uint(&w, "prefault_pages", s->prefault_pages);
+    json_kv_uint(&w, "shared", s->shared_faults);
+    json_kv_uint(&w, "zapped_leaves", s->zapped_leaves);
+    json_kv_uint(&w, "gmem_punched_pages", s->gmem_punched_pages);
+    json_kv_uint(&w, "busy_retries", s->busy_retries);
+    json_kv_uint(&w, "vcpu_kicks", s->vcpu_kicks);
+    json_kv_uint(&w, "enomem", s->enomem);
+    json_kv_uint(&w, "eintr", s->eintr);
+    json_kv_uint(&w, "init_mem_pages", s->init_mem_pages);
+    json_kv_uint(&w, "init_mem_measured_pages", s->init_mem_measured);
+    json_end_object(&w);
+
+    json_key(&w, "accept");
+    json_begin_object(&w);
+    json_kv_uint(&w, "calls", s->accept_calls);
+    json_kv_uint(&w, "accepted_4k", s->accept_4k);
+    json_kv_uint(&w, "accepted_2m", s->accept_2m);
+    json_kv_uint(&w, "busy_host_priority_retries", s->accept_busy_retries);
+    json_end_object(&w);
+
+    json_key(&w, "trace");
+    json_begin_object(&w);
+    json_kv_string(&w, "path", trace ? trace : "(built-in)");
+    json_kv_uint(&w, "ops_executed", s->trace_ops);
+    json_kv_uint(&w, "expect_failures", s->expect_failures);
+    json_end_object(&w);
+
+    json_key(&w, "inject");
+    json_begin_array(&w);
+    for (unsigned i = 0; sim.inj && i < sim.inj->rules->len; i++) {
+        struct inject_rule *r = &g_array_index(sim.inj->rules,
+                                               struct inject_rule, i);
+        json_begin_object(&w);
+        json_kv_string(&w, "kind", inject_kind_name(r->kind));
+        json_kv_string(&w, "site", r->site);
+        if (r->kind != INJ_BUSY) {
+            json_kv_uint(&w, "calls", r->calls);
+            json_kv_uint(&w, "hits", r->hits);
+        }
+        json_end_object(&w);
+    }
+    json_end_array(&w);
+
+    json_key(&w, "td");
+    json_begin_object(&w);
+    json_kv_uint(&w, "gpaw", vm->gpaw);
+    json_kv_uint(&w, "vcpus", vm->nr_vcpus);
+    json_kv_uint(&w, "reclaimed_pages", vm->teardown_reclaimed);
+    json_key(&w, "torn_down");
+    json_bool(&w, vm->torn_down);
+    json_kv_uint(&w, "unknown_ioctls", s->unknown_ioctls);
+    json_kv_uint(&w, "seed", sim.seed);
+    json_kv_uint(&w, "checked_operations", vm->check_ops);
+    json_kv_uint(&w, "structural_checks", vm->full_checks);
+    json_end_object(&w);
+
+    json_kv_uint(&w, "invariant_violations", s->invariant_violations);
+    json_kv_uint(&w, "leaks", vm->leaks);
+    json_kv_uint(&w, "estimated_ns", tdxmod_estimated_ns(sim.mod));
+    json_end_object(&w);
+    return json_finish(&w);
+}
+
+void sim_report_write_locked(struct sim_vm *vm)
+{
+    const char *path = getenv("TDXSIM_REPORT");
+    g_autofree char *text = NULL;
+    g_autofree char *tmp = NULL;
+    GError *err = NULL;
+
+    if (!path || !*path || vm->type != KVM_X86_TDX_VM) {
+        return;
+    }
+    text = render(vm);
+    if (!text) {
+        fprintf(stderr, "tdxsim: internal error rendering the report\n");
+        return;
+    }
+    tmp = g_strdup_printf("%s.tmp", path);
+    if (!g_file_set_contents(tmp, text, -1, &err) || rename(tmp, path) < 0) {
+        fprintf(stderr, "tdxsim: cannot write %s: %s\n", path,
+                err ? err->message : g_strerror(errno));
+        g_clear_error(&err);
+    }
+}
+
+void sim_report_write(struct sim_vm *vm)
+{
+    pthread_mutex_lock(&vm->lock);
+    sim_report_write_locked(vm);
+    pthread_mutex_unlock(&vm->lock);
+}
