@@ -1,0 +1,29 @@
+/*
+ * TDX side-table S-EPT mode: memory listener glue
+ *
+ * A MemoryListener on the guest's address space that registers, for every
+ * guest_memfd-backed section, a RamDiscardListener with the section's
+ * RamBlockAttributes (the VFIO pattern): "populate" means the range became
+ * shared and is unmapped from the S-EPT, "discard" means it became private
+ * and is mapped.  A failed map makes the conversion fail and roll back.
+ *
+ * Copyright (c) 2026 The TDX side-table S-EPT authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef ACCEL_TDX_SEPT_LISTENER_H
+#define ACCEL_TDX_SEPT_LISTENER_H
+
+typedef struct TdxSeptListener TdxSeptListener;
+
+/* Start listening to the guest's memory map. */
+TdxSeptListener *tdx_sept_listener_new(void);
+
+/*
+ * The private ranges of all guest_memfd-backed sections now, as a GArray of
+ * TdxSeptRange, sorted and merged where they touch.
+ */
+GArray *tdx_sept_listener_private_ranges(TdxSeptListener *listener);
+
+#endif /* ACCEL_TDX_SEPT_LISTENER_H */

@@ -1,0 +1,45 @@
+/*
+ * TDX side-table S-EPT mode (tdx-guest sept-mode=side-table)
+ *
+ * The TD's private memory is pinned, its Secure-EPT is built completely at
+ * machine init and torn down at machine exit, and private<->shared
+ * conversions map and unmap just the converted ranges.  This is the
+ * manager: one lock per TD serialising all S-EPT work, the build, the
+ * conversions, the teardown and the statistics.  Data flows one way:
+ * sept-listener.c -> here -> sept-plan.c / sept-kvm.c.
+ *
+ * Copyright (c) 2026 The TDX side-table S-EPT authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef ACCEL_TDX_SEPT_H
+#define ACCEL_TDX_SEPT_H
+
+#include "qapi/qapi-types-misc-i386.h"
+
+/*
+ * Check that this host and machine can run the mode and select it in KVM.
+ * Called from the TDX guest's KVM init, before the TD is initialized.
+ */
+bool tdx_sept_side_table_init(Error **errp);
+
+/*
+ * Map every private RAM range of the TD.  Called once at machine init,
+ * after the TDVF pages were added and before the TD is finalized.
+ */
+bool tdx_sept_side_table_build(Error **errp);
+
+/* Is the TD in side-table mode? */
+bool tdx_sept_side_table_enabled(void);
+
+/*
+ * A guest_memfd-backed range [gpa, gpa + size) became private (map it) or
+ * shared (unmap it).  Returns 0 or -errno; on failure nothing changed.
+ */
+int tdx_sept_side_table_convert(uint64_t gpa, uint64_t size, bool to_private);
+
+/* State and statistics for query-tdx-sept. */
+TdxSeptSideTableInfo *tdx_sept_side_table_info(Error **errp);
+
+#endif /* ACCEL_TDX_SEPT_H */
