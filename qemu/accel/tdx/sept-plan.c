@@ -139,3 +139,46 @@ size_t tdx_sept_ranges_merge(TdxSeptRange *ranges, size_t nr_ranges)
     }
     return out;
 }
+
+void tdx_sept_ranges_subtract(const TdxSeptRange *ranges, size_t nr_ranges,
+                              const TdxSeptRange *holes, size_t nr_holes,
+                              GArray *out)
+{
+    g_autofree TdxSeptRange *sorted = g_memdup2(holes,
+                                                nr_holes * sizeof(*holes));
+    size_t nr_sorted = tdx_sept_ranges_merge(sorted, nr_holes);
+    size_t h = 0;
+
+    for (size_t i = 0; i < nr_ranges; i++) {
+        /* Work on [pos, last], inclusive, so the top page needs no care. */
+        uint64_t pos = ranges[i].gpa;
+        uint64_t last = ranges[i].gpa + (ranges[i].size - 1);
+        bool done = !ranges[i].size;
+
+        /* Holes entirely below this range cannot matter any more. */
+        while (h < nr_sorted &&
+               sorted[h].gpa + (sorted[h].size - 1) < pos) {
+            h++;
+        }
+        for (size_t j = h; !done && j < nr_sorted && sorted[j].gpa <= last;
+             j++) {
+            uint64_t hole_last = sorted[j].gpa + (sorted[j].size - 1);
+
+            if (sorted[j].gpa > pos) {
+                TdxSeptRange r = { pos, sorted[j].gpa - pos };
+
+                g_array_append_val(out, r);
+            }
+            if (hole_last >= last) {
+                done = true;
+            } else {
+                pos = MAX(pos, hole_last + 1);
+            }
+        }
+        if (!done) {
+            TdxSeptRange r = { pos, last - pos + 1 };
+
+            g_array_append_val(out, r);
+        }
+    }
+}

@@ -83,4 +83,15 @@ void tdx_sept_plan_count_leaves(const TdxSeptPiece *pieces, int nr_pieces,
  */
 size_t tdx_sept_ranges_merge(TdxSeptRange *ranges, size_t nr_ranges);
 
+/*
+ * tdx_sept_ranges_subtract:
+ * Append to @out (a GArray of TdxSeptRange) the parts of @ranges not
+ * covered by any of @holes, in GPA order.  @ranges must be sorted and
+ * disjoint (as tdx_sept_ranges_merge() leaves them); @holes may be in any
+ * order and may overlap.  All must pass tdx_sept_range_check().
+ */
+void tdx_sept_ranges_subtract(const TdxSeptRange *ranges, size_t nr_ranges,
+                              const TdxSeptRange *holes, size_t nr_holes,
+                              GArray *out);
+
 #endif /* ACCEL_TDX_SEPT_PLAN_H */

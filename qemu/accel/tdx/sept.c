@@ -35,6 +35,8 @@ typedef struct TdxSeptCounters {
     uint64_t kernel_calls;
     uint64_t retries;
     uint64_t build_pages;
+    uint64_t planned_leaves_4k;
+    uint64_t planned_leaves_2m;
     uint64_t build_ns;
 } TdxSeptCounters;
 
@@ -178,7 +180,8 @@ bool tdx_sept_side_table_init(Error **errp)
     }
     if (ms->maxram_size > ms->ram_size) {
         error_setg(errp, "sept-mode=side-table does not support memory "
-                   "hotplug: drop maxmem/slots from -m");
+                   "hotplug (pc-dimm, virtio-mem): drop maxmem and slots "
+                   "from -m");
         return false;
     }
     if (!tdx_sept_check_memlock(ms->ram_size, errp)) {
@@ -217,12 +220,14 @@ bool tdx_sept_side_table_enabled(void)
     return tdx_sept;
 }
 
-bool tdx_sept_side_table_build(Error **errp)
+bool tdx_sept_side_table_build(const TdxSeptRange *added, size_t nr_added,
+                               Error **errp)
 {
     TdxSept *sept = tdx_sept;
     bool allow_2m = sept->leaves & KVM_TDX_SEPT_LEAF_2M;
     TdxSeptLeaf max_leaf = allow_2m ? TDX_SEPT_LEAF_2M : TDX_SEPT_LEAF_4K;
-    g_autoptr(GArray) ranges = NULL;
+    g_autoptr(GArray) private = NULL;
+    g_autoptr(GArray) ranges = g_array_new(false, false, sizeof(TdxSeptRange));
     uint64_t nr_4k = 0, nr_2m = 0, pages = 0;
     const char *device;
     int64_t start;
@@ -234,7 +239,9 @@ bool tdx_sept_side_table_build(Error **errp)
         return false;
     }
 
-    ranges = tdx_sept_listener_private_ranges(sept->listener);
+    private = tdx_sept_listener_private_ranges(sept->listener);
+    tdx_sept_ranges_subtract((TdxSeptRange *)private->data, private->len,
+                             added, nr_added, ranges);
     for (guint i = 0; i < ranges->len; i++) {
         TdxSeptRange *r = &g_array_index(ranges, TdxSeptRange, i);
         TdxSeptPiece pieces[TDX_SEPT_PLAN_MAX_PIECES];
@@ -268,6 +275,8 @@ bool tdx_sept_side_table_build(Error **errp)
     }
     sept->counters.build_ns = get_clock() - start;
     sept->counters.build_pages = pages;
+    sept->counters.planned_leaves_4k = nr_4k;
+    sept->counters.planned_leaves_2m = nr_2m;
     sept->built = true;
     trace_tdx_sept_build_done(sept->counters.build_ns);
     return true;
@@ -343,6 +352,8 @@ TdxSeptSideTableInfo *tdx_sept_side_table_info(Error **errp)
         .demotions = stats.demotions,
         .promotions = stats.promotions,
         .build_pages = c->build_pages,
+        .planned_leaves_4k = c->planned_leaves_4k,
+        .planned_leaves_2m = c->planned_leaves_2m,
         .build_ns = c->build_ns,
     };
     return g_steal_pointer(&info);

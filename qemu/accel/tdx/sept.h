@@ -17,6 +17,7 @@
 #define ACCEL_TDX_SEPT_H
 
 #include "qapi/qapi-types-misc-i386.h"
+#include "accel/tdx/sept-plan.h"
 
 /*
  * Check that this host and machine can run the mode and select it in KVM.
@@ -25,10 +26,12 @@
 bool tdx_sept_side_table_init(Error **errp);
 
 /*
- * Map every private RAM range of the TD.  Called once at machine init,
- * after the TDVF pages were added and before the TD is finalized.
+ * Map every private RAM range of the TD but the @nr_added ranges @added,
+ * which KVM_TDX_INIT_MEM_REGION mapped already.  Called once at machine
+ * init, after the TDVF pages were added and before the TD is finalized.
  */
-bool tdx_sept_side_table_build(Error **errp);
+bool tdx_sept_side_table_build(const TdxSeptRange *added, size_t nr_added,
+                               Error **errp);
 
 /* Is the TD in side-table mode? */
 bool tdx_sept_side_table_enabled(void);

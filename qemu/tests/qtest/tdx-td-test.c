@@ -2,19 +2,21 @@
  * QTest: whole TD lifecycles under a TDX host simulator
  *
  * There is no TDX hardware in CI and QEMU has no hardware-free TDX path, so
- * these tests run qemu-system-x86_64, unmodified, on top of an LD_PRELOAD
- * simulator of KVM and the TDX module (the project's tdxsim, outside the
- * QEMU tree), found through the environment:
+ * these tests run qemu-system-x86_64 on top of an LD_PRELOAD simulator of
+ * KVM and the TDX module (the project's tdxsim, outside the QEMU tree),
+ * found through the environment:
  *
- *   TDXSIM_LIB      the simulator library (tests skip without it)
+ *   TDXSIM_LIB      the simulator library (the tests skip without it)
  *   TDXSIM_TDVF     TDX firmware, e.g. Debian's OVMF.inteltdx.ms.fd
  *   TDXSIM_TRACES   directory of the simulator's guest traces
  *
- * Each test boots a TD whose scripted guest plays one trace (conversions,
- * accepts, hostile MapGPAs, ...) and shuts down; the simulator then writes
- * a JSON report that the test checks: the lifecycle went through
- * TDH.MR.FINALIZE, QEMU exited cleanly, no S-EPT invariant was broken and
- * no page leaked.
+ * Each lifecycle test boots a TD whose scripted guest plays one trace
+ * (conversions, accepts, hostile MapGPAs, ...) and shuts down; the
+ * simulator then writes a JSON report that the test checks: the TD was
+ * finalized and torn down, QEMU exited cleanly, no S-EPT invariant was
+ * broken and no page leaked.  In sept-mode=side-table the tests also
+ * compare the build with what QEMU planned, query-tdx-sept with the
+ * simulator's own figures, and check every refusal of the mode.
  *
  * Copyright (c) 2026 The TDX side-table S-EPT authors
  *
@@ -22,7 +24,11 @@
  */
 
 #include "qemu/osdep.h"
+#include <sys/resource.h>
+#include <sys/prctl.h>
+#include <linux/capability.h>
 #include "libqtest.h"
+#include "qemu/units.h"
 #include "qapi/error.h"
 #include "qobject/qdict.h"
 #include "qobject/qjson.h"
@@ -36,18 +42,34 @@ typedef struct TdTest {
     int vcpus;
     /* The trace includes MapGPAs that must fail (hostile guest). */
     bool expect_mapgpa_errors;
+    /* Upstream (mirror) QEMU stops the VM on this trace. */
+    bool side_table_only;
 } TdTest;
 
 static const TdTest td_tests[] = {
-    { "linux-boot", "2G", 2, false },
-    { "parallel-stress", "2G", 4, false },
-    { "hostile", "2G", 2, true },
+    { "linux-boot", "2G", 2, false, false },
+    { "parallel-stress", "2G", 2, false, false },
+    { "hostile", "2G", 2, true, false },
+    { "hostile-private", "2G", 2, true, true },
 };
+
+static bool have_simulator(void)
+{
+    if (!g_getenv("TDXSIM_LIB") || !g_getenv("TDXSIM_TDVF") ||
+        !g_getenv("TDXSIM_TRACES")) {
+        g_test_skip("TDXSIM_LIB, TDXSIM_TDVF and TDXSIM_TRACES are not set");
+        return false;
+    }
+    return true;
+}
 
 static int64_t dict_int(QDict *dict, const char *key)
 {
     QObject *obj = qdict_get(dict, key);
 
+    if (!obj) {
+        g_test_message("missing key '%s'", key);
+    }
     g_assert_nonnull(obj);
     return qnum_get_int(qobject_to(QNum, obj));
 }
@@ -57,46 +79,82 @@ static int64_t dict_int_or_zero(QDict *dict, const char *key)
     return qdict_haskey(dict, key) ? dict_int(dict, key) : 0;
 }
 
-static QDict *run_td(const TdTest *t, const char *mode)
+static char *trace_path(const char *name)
 {
-    const char *lib = g_getenv("TDXSIM_LIB");
-    const char *tdvf = g_getenv("TDXSIM_TDVF");
-    const char *traces = g_getenv("TDXSIM_TRACES");
-    g_autofree char *dir = g_dir_make_tmp("tdx-td-test-XXXXXX", NULL);
-    g_autofree char *report = g_build_filename(dir, "report.json", NULL);
-    g_autofree char *file = g_strdup_printf("%s.trace", t->trace);
-    g_autofree char *trace = g_build_filename(traces, file, NULL);
-    g_autofree char *text = NULL;
-    g_autofree char *sept_mode = NULL;
-    QTestState *qts;
-    QDict *dict;
+    g_autofree char *file = g_strdup_printf("%s.trace", name);
 
-    g_assert_nonnull(dir);
-    if (strcmp(mode, "mirror")) {
-        sept_mode = g_strdup_printf(",sept-mode=%s", mode);
+    return g_build_filename(g_getenv("TDXSIM_TRACES"), file, NULL);
+}
+
+/* The simulator's environment, for the QEMU child only. */
+static void set_simulator_env(const char *trace, const char *report)
+{
+    if (trace) {
+        g_setenv("TDXSIM_TRACE", trace, true);
+    } else {
+        g_unsetenv("TDXSIM_TRACE");
     }
-
-    /* Only the QEMU child gets the simulator. */
-    g_setenv("TDXSIM_TRACE", trace, true);
     g_setenv("TDXSIM_REPORT", report, true);
     g_setenv("TDXSIM_DEVICE", TDXSIM_DEVICE, true);
-    g_setenv("LD_PRELOAD", lib, true);
-    qts = qtest_initf("-accel kvm,device=" TDXSIM_DEVICE " "
-                      "-machine q35,kernel-irqchip=split,"
-                      "confidential-guest-support=tdx0 "
-                      "-object tdx-guest,id=tdx0%s "
-                      "-cpu host -bios %s -m %s -smp %d -nodefaults",
-                      sept_mode ?: "", tdvf, t->mem, t->vcpus);
-    g_unsetenv("LD_PRELOAD");
+}
 
-    /* The scripted guest shuts the TD down when its trace ends. */
-    qtest_wait_qemu(qts);
-    qtest_quit(qts);
+static char *td_args(const char *mode, const char *mem, int vcpus,
+                     const char *extra)
+{
+    return g_strdup_printf("-accel kvm,device=" TDXSIM_DEVICE " "
+                           "-machine q35,kernel-irqchip=split,"
+                           "confidential-guest-support=tdx0 "
+                           "-object tdx-guest,id=tdx0,sept-mode=%s "
+                           "-cpu host -bios %s -m %s -smp %d -nodefaults %s",
+                           mode, g_getenv("TDXSIM_TDVF"), mem, vcpus,
+                           extra ?: "");
+}
+
+/*
+ * Start a TD with its vCPUs stopped (a short trace could otherwise end
+ * before libqtest is connected), then let it run.
+ */
+static QTestState *start_td(const char *mode, const char *trace,
+                            const char *mem, int vcpus, const char *report,
+                            const char *extra)
+{
+    g_autofree char *stopped = g_strdup_printf("-S %s", extra ?: "");
+    g_autofree char *args = td_args(mode, mem, vcpus, stopped);
+    QTestState *qts;
+
+    set_simulator_env(trace, report);
+    g_setenv("LD_PRELOAD", g_getenv("TDXSIM_LIB"), true);
+    qts = qtest_init(args);
+    g_unsetenv("LD_PRELOAD");
+    qobject_unref(qtest_qmp(qts, "{ 'execute': 'cont' }"));
+    return qts;
+}
+
+static QDict *read_report(const char *report)
+{
+    g_autofree char *text = NULL;
+    QDict *dict;
 
     g_assert_true(g_file_get_contents(report, &text, NULL, NULL));
     dict = qobject_to(QDict, qobject_from_json(text, &error_abort));
     g_assert_nonnull(dict);
     unlink(report);
+    return dict;
+}
+
+/* Boot a TD, let its guest play @trace to its shutdown, return the report. */
+static QDict *run_td(const char *mode, const char *trace, const char *mem,
+                     int vcpus)
+{
+    g_autofree char *dir = g_dir_make_tmp("tdx-td-test-XXXXXX", NULL);
+    g_autofree char *report = g_build_filename(dir, "report.json", NULL);
+    QTestState *qts = start_td(mode, trace, mem, vcpus, report, NULL);
+    QDict *dict;
+
+    /* The scripted guest shuts the TD down when its trace ends. */
+    qtest_wait_qemu(qts);
+    qtest_quit(qts);
+    dict = read_report(report);
     rmdir(dir);
     return dict;
 }
@@ -115,39 +173,310 @@ static void check_clean_lifecycle(const TdTest *t, QDict *report)
     g_assert_cmpint(dict_int(seamcalls, "TDH.MEM.PAGE.ADD"), >, 0);
     g_assert_cmpint(dict_int(seamcalls, "TDH.MNG.KEY.FREEID"), ==, 1);
     g_assert_cmpint(dict_int(seamcalls, "TDH.PHYMEM.PAGE.RECLAIM"), >, 0);
-    g_assert_cmpint(dict_int(mapgpa, "success"), >, 0);
     if (t->expect_mapgpa_errors) {
         g_assert_cmpint(dict_int(mapgpa, "error"), >, 0);
     } else {
+        g_assert_cmpint(dict_int(mapgpa, "success"), >, 0);
         g_assert_cmpint(dict_int_or_zero(mapgpa, "error"), ==, 0);
     }
     g_assert_cmpint(dict_int(report, "estimated_ns"), >, 0);
 }
 
-static void test_mirror(const void *data)
+static void test_lifecycle(const TdTest *t, const char *mode)
 {
-    const TdTest *t = data;
+    g_autofree char *trace = trace_path(t->trace);
     QDict *report;
 
-    if (!g_getenv("TDXSIM_LIB") || !g_getenv("TDXSIM_TDVF") ||
-        !g_getenv("TDXSIM_TRACES")) {
-        g_test_skip("TDXSIM_LIB, TDXSIM_TDVF and TDXSIM_TRACES are not set");
+    if (!have_simulator()) {
         return;
     }
-    report = run_td(t, "mirror");
-    g_assert_cmpstr(qdict_get_str(report, "mode"), ==, "mirror");
+    report = run_td(mode, trace, t->mem, t->vcpus);
+    g_assert_cmpstr(qdict_get_str(report, "mode"), ==, mode);
     check_clean_lifecycle(t, report);
     qobject_unref(report);
+}
+
+static void test_mirror(const void *data)
+{
+    test_lifecycle(data, "mirror");
+}
+
+static void test_side_table(const void *data)
+{
+    test_lifecycle(data, "side-table");
+}
+
+static QDict *query_side_table(QTestState *qts)
+{
+    QDict *resp = qtest_qmp(qts, "{ 'execute': 'query-tdx-sept' }");
+    QDict *ret = qdict_get_qdict(resp, "return");
+    QDict *st;
+
+    g_assert_nonnull(ret);
+    g_assert_true(qdict_get_bool(ret, "tdx"));
+    g_assert_cmpstr(qdict_get_str(ret, "mode"), ==, "side-table");
+    st = qdict_get_qdict(ret, "side-table");
+    g_assert_nonnull(st);
+    qobject_ref(st);
+    qobject_unref(resp);
+    return st;
+}
+
+/* A copy of @trace without its shutdown: the guest halts at its end. */
+static char *trace_without_shutdown(const char *trace, const char *dir)
+{
+    g_autofree char *text = NULL;
+    g_auto(GStrv) lines = NULL;
+    g_autoptr(GString) out = g_string_new("");
+    char *path = g_build_filename(dir, "no-shutdown.trace", NULL);
+
+    g_assert_true(g_file_get_contents(trace, &text, NULL, NULL));
+    lines = g_strsplit(text, "\n", -1);
+    for (char **l = lines; *l; l++) {
+        if (!g_str_has_prefix(g_strstrip(*l), "shutdown")) {
+            g_string_append_printf(out, "%s\n", *l);
+        }
+    }
+    g_assert_true(g_file_set_contents(path, out->str, -1, NULL));
+    return path;
+}
+
+/*
+ * Boot a Linux-boot TD whose guest halts instead of shutting down, wait
+ * until its conversions are over, and compare what QEMU reports through
+ * query-tdx-sept with what the simulator saw; then quit and check the
+ * build against the plan and the teardown.
+ */
+static void test_side_table_query(const void *data)
+{
+    g_autofree char *dir = NULL;
+    g_autofree char *report_path = NULL;
+    g_autofree char *trace = NULL;
+    g_autofree char *hmp = NULL;
+    QDict *st = NULL, *report, *build, *build_leaves, *leaves, *side, *resp;
+    QTestState *qts;
+    int64_t conversions = -1;
+
+    if (!have_simulator()) {
+        return;
+    }
+    dir = g_dir_make_tmp("tdx-td-test-XXXXXX", NULL);
+    report_path = g_build_filename(dir, "report.json", NULL);
+    trace = trace_without_shutdown(trace_path("linux-boot"), dir);
+    /*
+     * A fixed TSC frequency, so that the only migration blocker is the
+     * mode's own (-cpu host adds one for its invariant TSC otherwise).
+     */
+    qts = start_td("side-table", trace, "2G", 2, report_path,
+                   "-cpu host,tsc-frequency=2000000000");
+
+    /* Conversions stop when the guest's trace is over. */
+    for (int i = 0; i < 600; i++) {
+        int64_t now;
+
+        qobject_unref(st);
+        st = query_side_table(qts);
+        now = dict_int(st, "to-private") + dict_int(st, "to-shared") +
+              dict_int(st, "failed-conversions");
+        if (now == conversions && now > 0) {
+            break;
+        }
+        conversions = now;
+        g_usleep(500 * 1000);
+    }
+    g_assert_cmpint(dict_int(st, "to-shared"), >, 1000);
+    g_assert_cmpint(dict_int(st, "failed-conversions"), ==, 0);
+    g_assert_cmpint(dict_int(st, "build-pages"), >, 0);
+
+    hmp = qtest_hmp(qts, "info tdx-sept");
+    g_assert_nonnull(strstr(hmp, "S-EPT mode: side-table"));
+
+    /* The mode blocks migration. */
+    resp = qtest_qmp(qts, "{ 'execute': 'migrate', 'arguments': "
+                     "{ 'uri': 'exec:cat >/dev/null' } }");
+    g_assert_nonnull(qdict_get_qdict(resp, "error"));
+    g_test_message("migrate: %s",
+                   qdict_get_str(qdict_get_qdict(resp, "error"), "desc"));
+    g_assert_nonnull(strstr(qdict_get_str(qdict_get_qdict(resp, "error"),
+                                          "desc"),
+                            "does not support migration"));
+    qobject_unref(resp);
+
+    qtest_quit(qts);
+    report = read_report(report_path);
+    rmdir(dir);
+    unlink(trace);
+
+    g_assert_cmpstr(qdict_get_str(report, "mode"), ==, "side-table");
+    g_assert_cmpint(dict_int(report, "invariant_violations"), ==, 0);
+    g_assert_cmpint(dict_int(report, "leaks"), ==, 0);
+
+    /* QEMU's live figures are the kernel's figures. */
+    leaves = qdict_get_qdict(report, "leaves");
+    g_assert_cmpint(dict_int(st, "leaves-4k"), ==, dict_int(leaves, "4K"));
+    g_assert_cmpint(dict_int(st, "leaves-2m"), ==, dict_int(leaves, "2M"));
+    side = qdict_get_qdict(report, "side_table");
+    g_assert_nonnull(side);
+    g_assert_cmpint(dict_int(st, "kernel-calls"), ==,
+                    dict_int(side, "map_calls") +
+                    dict_int(side, "unmap_calls"));
+    g_assert_cmpint(dict_int(st, "demotions"), ==,
+                    dict_int(side, "demotions"));
+    g_assert_cmpint(dict_int(st, "promotions"), ==,
+                    dict_int(side, "promotions"));
+
+    /* The build mapped exactly what QEMU planned, one AUG per leaf. */
+    build = qdict_get_qdict(report, "build");
+    g_assert_nonnull(build);
+    build_leaves = qdict_get_qdict(build, "leaves");
+    /* The S-EPT after the build also holds the firmware pages added. */
+    g_assert_cmpint(dict_int(build_leaves, "4K"), ==,
+                    dict_int(st, "planned-leaves-4k") +
+                    dict_int(qdict_get_qdict(report, "seamcalls"),
+                             "TDH.MEM.PAGE.ADD"));
+    g_assert_cmpint(dict_int(build_leaves, "2M"), ==,
+                    dict_int(st, "planned-leaves-2m"));
+    g_assert_cmpint(dict_int(qdict_get_qdict(build, "seamcalls"),
+                             "TDH.MEM.PAGE.AUG"), ==,
+                    dict_int(st, "planned-leaves-4k") +
+                    dict_int(st, "planned-leaves-2m"));
+    g_assert_cmpint(dict_int(st, "build-pages"), ==,
+                    dict_int(st, "planned-leaves-4k") +
+                    512 * dict_int(st, "planned-leaves-2m"));
+    g_assert_nonnull(qdict_get_qdict(report, "teardown"));
+
+    qobject_unref(st);
+    qobject_unref(report);
+}
+
+/* A 2M-aligned 4 GiB TD is mapped (almost) all with 2M leaves. */
+static void test_side_table_huge_build(void)
+{
+    QDict *report, *leaves;
+    int64_t nr_4k, nr_2m;
+
+    if (!have_simulator()) {
+        return;
+    }
+    /* No trace: the guest shuts down at once. */
+    report = run_td("side-table", NULL, "4G", 1);
+    g_assert_cmpint(dict_int(report, "invariant_violations"), ==, 0);
+    g_assert_cmpint(dict_int(report, "leaks"), ==, 0);
+    leaves = qdict_get_qdict(qdict_get_qdict(report, "build"), "leaves");
+    nr_4k = dict_int(leaves, "4K");
+    nr_2m = dict_int(leaves, "2M");
+    g_test_message("4 GiB build: %" PRId64 " 2M and %" PRId64 " 4K leaves",
+                   nr_2m, nr_4k);
+    g_assert_cmpint(nr_2m * 512 * 100, >=, 99 * (nr_2m * 512 + nr_4k));
+    qobject_unref(report);
+}
+
+/*
+ * Refusals: QEMU must exit with status 1 and a message naming the problem.
+ * QEMU is spawned directly so that its stderr can be read.
+ */
+typedef struct Refusal {
+    const char *name;
+    const char *mem;
+    const char *extra;
+    const char *message;
+    /* Extra environment for the simulator, e.g. hiding the capability. */
+    const char *env;
+    /* Lower RLIMIT_MEMLOCK to this many bytes and drop CAP_IPC_LOCK. */
+    uint64_t memlock;
+} Refusal;
+
+static const Refusal refusals[] = {
+    { "no-capability", "2G", NULL,
+      "needs KVM_CAP_TDX_SIDE_SEPT", "TDXSIM_HIDE_CAPS=250", 0 },
+    { "mem-lock", "2G", "-overcommit mem-lock=on",
+      "cannot be used with -overcommit mem-lock=on", NULL, 0 },
+    { "memory-hotplug", "2G,slots=2,maxmem=4G", NULL,
+      "does not support memory hotplug", NULL, 0 },
+    { "virtio-mem", "2G,maxmem=4G",
+      "-object memory-backend-ram,id=vmem0,size=1G "
+      "-device virtio-mem-pci,memdev=vmem0",
+      "does not support memory hotplug", NULL, 0 },
+    { "virtio-balloon", "2G", "-device virtio-balloon-pci",
+      "cannot be used with virtio-balloon-device", NULL, 0 },
+    { "memlock-limit", "2G", NULL,
+      "needs RLIMIT_MEMLOCK of at least 2097152 KiB", NULL, 64 * MiB },
+};
+
+static void drop_memlock(gpointer data)
+{
+    const Refusal *r = data;
+    struct rlimit rlim = { r->memlock, r->memlock };
+
+    if (!r->memlock) {
+        return;
+    }
+    setrlimit(RLIMIT_MEMLOCK, &rlim);
+    /* Out of the bounding set, so that exec as root cannot regain it. */
+    prctl(PR_CAPBSET_DROP, CAP_IPC_LOCK, 0, 0, 0);
+}
+
+static void test_refusal(const void *data)
+{
+    const Refusal *r = data;
+    g_autofree char *args = NULL;
+    g_autofree char *cmd = NULL;
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+    g_auto(GStrv) argv = NULL;
+    g_auto(GStrv) envp = NULL;
+    g_autoptr(GError) error = NULL;
+    int status;
+
+    if (!have_simulator()) {
+        return;
+    }
+    args = td_args("side-table", r->mem, 1, r->extra);
+    cmd = g_strdup_printf("%s %s -display none", qtest_qemu_binary(NULL),
+                          args);
+    g_assert_true(g_shell_parse_argv(cmd, NULL, &argv, NULL));
+    envp = g_get_environ();
+    envp = g_environ_setenv(envp, "LD_PRELOAD", g_getenv("TDXSIM_LIB"), true);
+    envp = g_environ_setenv(envp, "TDXSIM_DEVICE", TDXSIM_DEVICE, true);
+    envp = g_environ_unsetenv(envp, "TDXSIM_TRACE");
+    if (r->env) {
+        g_auto(GStrv) kv = g_strsplit(r->env, "=", 2);
+
+        envp = g_environ_setenv(envp, kv[0], kv[1], true);
+    }
+    g_assert_true(g_spawn_sync(NULL, argv, envp, G_SPAWN_DEFAULT,
+                               drop_memlock, (gpointer)r, &out, &err,
+                               &status, &error));
+    g_test_message("QEMU said: %s", err);
+    /* QEMU refuses to start: exit status 1. */
+    g_assert_true(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), ==, 1);
+    g_assert_nonnull(strstr(err, r->message));
 }
 
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     for (size_t i = 0; i < ARRAY_SIZE(td_tests); i++) {
-        g_autofree char *path = g_strdup_printf("/tdx/td/mirror/%s",
+        g_autofree char *mirror = g_strdup_printf("/tdx/td/mirror/%s",
+                                                  td_tests[i].trace);
+        g_autofree char *side = g_strdup_printf("/tdx/td/side-table/%s",
                                                 td_tests[i].trace);
 
-        qtest_add_data_func(path, &td_tests[i], test_mirror);
+        if (!td_tests[i].side_table_only) {
+            qtest_add_data_func(mirror, &td_tests[i], test_mirror);
+        }
+        qtest_add_data_func(side, &td_tests[i], test_side_table);
+    }
+    qtest_add_data_func("/tdx/td/side-table/query-matches-kernel", NULL,
+                        test_side_table_query);
+    qtest_add_func("/tdx/td/side-table/huge-build",
+                   test_side_table_huge_build);
+    for (size_t i = 0; i < ARRAY_SIZE(refusals); i++) {
+        g_autofree char *path = g_strdup_printf("/tdx/td/side-table/refuse/%s",
+                                                refusals[i].name);
+
+        qtest_add_data_func(path, &refusals[i], test_refusal);
     }
     return g_test_run();
 }

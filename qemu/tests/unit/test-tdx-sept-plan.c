@@ -213,7 +213,7 @@ static void test_merge(void)
 
 static void test_merge_edge_cases(void)
 {
-    TdxSeptRange none[1];
+    TdxSeptRange none[1] = { { 0 } };
     TdxSeptRange top[] = {
         { TOP_PAGE, 0x1000 },
         { TOP_PAGE - 0x1000, 0x1000 },
@@ -241,6 +241,80 @@ static void test_merge_edge_cases(void)
     g_assert_cmphex(all[1].size, ==, 1ULL << 63);
 }
 
+static void check_subtract(const TdxSeptRange *ranges, size_t nr_ranges,
+                           const TdxSeptRange *holes, size_t nr_holes,
+                           const TdxSeptRange *expected, size_t nr_expected)
+{
+    g_autoptr(GArray) out = g_array_new(false, false, sizeof(TdxSeptRange));
+
+    tdx_sept_ranges_subtract(ranges, nr_ranges, holes, nr_holes, out);
+    g_assert_cmpuint(out->len, ==, nr_expected);
+    for (size_t i = 0; i < nr_expected; i++) {
+        TdxSeptRange *r = &g_array_index(out, TdxSeptRange, i);
+
+        g_assert_cmphex(r->gpa, ==, expected[i].gpa);
+        g_assert_cmphex(r->size, ==, expected[i].size);
+    }
+}
+
+static void test_subtract(void)
+{
+    /* RAM below 2G and the firmware, minus pages the TDVF added. */
+    TdxSeptRange ram[] = {
+        { 0, 2 * GiB },
+        { 4 * GiB - 4 * MiB, 4 * MiB },
+    };
+    TdxSeptRange added[] = {
+        { 0x810000, 0x10000 },              /* out of order */
+        { 0x800000, 0x6000 },
+        { 0x809000, 0x2000 },
+        { 0x80b000, 0x2000 },               /* touches the previous one */
+        { 4 * GiB - 4 * MiB, 4 * MiB },     /* the whole firmware */
+        { 8 * GiB, 0x1000 },                /* beyond every range */
+    };
+    TdxSeptRange expected[] = {
+        { 0, 0x800000 },
+        { 0x806000, 0x3000 },
+        { 0x80d000, 0x3000 },
+        { 0x820000, 2 * GiB - 0x820000 },
+    };
+
+    check_subtract(ram, ARRAY_SIZE(ram), added, ARRAY_SIZE(added),
+                   expected, ARRAY_SIZE(expected));
+}
+
+static void test_subtract_edges(void)
+{
+    TdxSeptRange range[] = { { 0x10000, 0x10000 } };
+    TdxSeptRange none[1] = { { 0 } };
+    TdxSeptRange overlapping[] = {
+        { 0xf000, 0x2000 },     /* covers the head */
+        { 0x1f000, 0x4000 },    /* covers the tail and beyond */
+        { 0x14000, 0x2000 },
+        { 0x15000, 0x2000 },    /* overlaps the previous one */
+    };
+    TdxSeptRange left[] = {
+        { 0x11000, 0x3000 },
+        { 0x17000, 0x8000 },
+    };
+    TdxSeptRange everything[] = { { 0, 1ULL << 40 } };
+    TdxSeptRange top[] = { { TOP_PAGE - 0x2000, 0x3000 } };
+    TdxSeptRange top_hole[] = { { TOP_PAGE - 0x1000, 0x1000 } };
+    TdxSeptRange top_left[] = {
+        { TOP_PAGE - 0x2000, 0x1000 },
+        { TOP_PAGE, 0x1000 },
+    };
+
+    /* No holes: the range is left whole. */
+    check_subtract(range, 1, none, 0, range, 1);
+    check_subtract(range, 1, overlapping, ARRAY_SIZE(overlapping),
+                   left, ARRAY_SIZE(left));
+    /* A hole covering everything leaves nothing. */
+    check_subtract(range, 1, everything, 1, NULL, 0);
+    /* A range ending at the top of the address space. */
+    check_subtract(top, 1, top_hole, 1, top_left, ARRAY_SIZE(top_left));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -265,5 +339,7 @@ int main(int argc, char **argv)
     g_test_add_func("/tdx-sept-plan/count-leaves", test_count_leaves);
     g_test_add_func("/tdx-sept-plan/merge", test_merge);
     g_test_add_func("/tdx-sept-plan/merge/edge-cases", test_merge_edge_cases);
+    g_test_add_func("/tdx-sept-plan/subtract", test_subtract);
+    g_test_add_func("/tdx-sept-plan/subtract/edge-cases", test_subtract_edges);
     return g_test_run();
 }
