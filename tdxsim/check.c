@@ -89,12 +89,120 @@ static bool full_leaf(const struct tdx_sept_leaf_info *info, void *opaque)
     return true;
 }
 
+/*
+ * Side-table mode: KVM's record of each S-EPT page (its count of present
+ * entries) against the S-EPT itself.  An entry at level l is present if
+ * the walk to it goes deeper (a non-leaf) or ends on a leaf at l.
+ */
+static void check_side_table(struct sim_vm *vm)
+{
+    GHashTableIter it;
+    gpointer k, v;
+
+    g_hash_table_iter_init(&it, vm->sept.pages);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        int64_t key = *(int64_t *)k;
+        int tl = key >> 56;
+        uint64_t base = (uint64_t)(key & ((1LL << 56) - 1)) <<
+                        (12 + 9 * (tl + 1));
+        struct sim_sept_page *p = v;
+        unsigned present = 0;
+
+        for (uint64_t i = 0; i < 512; i++) {
+            struct tdx_sept_leaf_info info;
+            bool leaf = tdx_td_lookup(vm->td, base + (i << (12 + 9 * tl)),
+                                      &info);
+
+            present += (int)info.level < tl || (leaf && (int)info.level == tl);
+        }
+        if (present != p->nr_present) {
+            sim_violation(vm, "side table: S-EPT page for level %d at 0x%"
+                          PRIx64 " has %u present entries, KVM counts %u",
+                          tl, base, present, p->nr_present);
+        }
+    }
+}
+
 void sim_check_full(struct sim_vm *vm)
 {
     if (!vm->td) {
         return;
     }
+    if (vm->sept.enabled && !vm->sept.torn_down) {
+        check_side_table(vm);
+    }
     tdx_td_for_each_leaf(vm->td, full_leaf, vm);
     vm->full_checks++;
     tdx_td_check(vm->td, report_td, vm);
+}
+
+/*
+ * Side-table invariant: over [gpa, gpa + size), a page is mapped in the
+ * S-EPT if and only if its attribute is private and a guest_memfd memslot
+ * backs it.  The first mismatches are printed, all are counted.
+ */
+void sim_check_agree(struct sim_vm *vm, uint64_t gpa, uint64_t size,
+                     const char *what)
+{
+    uint64_t end, g = gpa & ~0xfffULL;
+    struct sim_slot *slot = NULL;
+    unsigned printed = 0;
+    uint64_t bad = 0;
+
+    if (!vm->td || !vm->sept.enabled || !size) {
+        return;
+    }
+    vm->stats.agree_checks++;
+    end = MIN(gpa + size, tdx_td_shared_bit(vm->td));
+    while (g < end) {
+        struct tdx_sept_leaf_info info;
+        bool mapped = tdx_td_lookup(vm->td, g, &info);
+        uint64_t next = mapped ? info.gpa + (4096ULL << (9 * info.level))
+                               : g + SIM_PAGE_SIZE;
+        bool want;
+
+        if (!mapped && info.level > TDX_LEVEL_4K) {
+            /* Nothing mapped below the FREE entry: check its pages. */
+            next = info.gpa + (4096ULL << (9 * info.level));
+        }
+        next = MIN(next, end);
+        for (; g < next; g += SIM_PAGE_SIZE) {
+            if (!slot || g < slot->gpa || g - slot->gpa >= slot->size) {
+                slot = sim_find_slot(vm, g);
+            }
+            want = slot && slot->gmem && sim_gfn_private(vm, g >> 12);
+            if (want == mapped) {
+                continue;
+            }
+            bad++;
+            if (printed++ < 4) {
+                fprintf(stderr, "tdxsim: VIOLATION: %s: GPA 0x%" PRIx64
+                        " is %s but %s in the S-EPT\n", what, g,
+                        want ? "private" : "shared or unbacked",
+                        mapped ? "mapped" : "not mapped");
+            }
+        }
+    }
+    if (bad) {
+        vm->stats.invariant_violations++;
+        fprintf(stderr, "tdxsim: VIOLATION: %s: %" PRIu64 " pages of [0x%"
+                PRIx64 ", 0x%" PRIx64 ") disagree with their attributes\n",
+                what, bad, gpa, end);
+    }
+}
+
+void sim_check_agree_all(struct sim_vm *vm, const char *what)
+{
+    if (!vm->td || !vm->sept.enabled) {
+        return;
+    }
+    for (unsigned i = 0; i < SIM_MAX_SLOTS; i++) {
+        struct sim_slot *s = &vm->slots[i];
+
+        if (s->used && s->gmem && (s->slot >> 16) == 0) {
+            sim_check_agree(vm, s->gpa, s->size, what);
+        }
+    }
+    /* Leaves outside the memslots or over shared pages. */
+    sim_check_full(vm);
 }

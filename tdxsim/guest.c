@@ -20,6 +20,12 @@
 #define MAX_REPEATS         8
 /* Guest ACCEPT calls per step (the lock is dropped between steps). */
 #define ACCEPTS_PER_STEP    512
+/*
+ * Side-table mode: halts (of HALT_POLL_NS each, lock dropped) a vCPU waits
+ * for a conversion racing its access to map the page, before the model
+ * calls it a violation.
+ */
+#define RACE_WAITS          500
 
 void guest_vm_setup(struct sim_vm *vm)
 {
@@ -51,6 +57,7 @@ static void advance(struct sim_vcpu *vcpu)
 {
     vcpu->pc++;
     vcpu->repeats = 0;
+    vcpu->race_waits = 0;
     vcpu->vm->stats.trace_ops++;
 }
 
@@ -164,6 +171,10 @@ static enum guest_result mapgpa_exit(struct sim_vcpu *vcpu)
     run->hypercall.ret = 0;
     run->hypercall.flags = KVM_EXIT_HYPERCALL_LONG_MODE;
     vcpu->compl = SIM_COMPL_MAPGPA;
+    if (vm->sept.enabled) {
+        vcpu->conv_gpa = c.gpa & ~vm->shared_bit;
+        vcpu->conv_size = c.npages * SIM_PAGE_SIZE;
+    }
     vm->stats.mapgpa_chunks++;
     return GUEST_EXIT;
 }
@@ -240,7 +251,37 @@ static enum guest_result memory_fault_exit(struct sim_vcpu *vcpu,
     run->memory_fault.flags = private ? KVM_MEMORY_EXIT_FLAG_PRIVATE : 0;
     run->memory_fault.gpa = gpa & ~0xfffULL;
     run->memory_fault.size = SIM_PAGE_SIZE;
+    if (vcpu->vm->sept.enabled) {
+        vcpu->conv_gpa = run->memory_fault.gpa;
+        vcpu->conv_size = SIM_PAGE_SIZE;
+    }
     return GUEST_EFAULT;
+}
+
+/*
+ * Side-table mode, EPT violation on a private GPA that is not mapped while
+ * its attribute says private: a conversion racing the access is in flight
+ * (userspace set the attribute and has not mapped yet).  KVM resumes the
+ * guest, which retries; the model halts the vCPU for a moment (lock
+ * dropped) so the converting thread can finish.  If the page never gets
+ * mapped, KVM has left a private page unmapped: a violation.
+ */
+static enum guest_result racing_fault(struct sim_vcpu *vcpu, uint64_t gpa)
+{
+    struct sim_vm *vm = vcpu->vm;
+
+    vm->sept.racing_faults++;
+    vcpu->repeats = 0;          /* waiting is not a failed attempt */
+    if (++vcpu->race_waits <= RACE_WAITS) {
+        return GUEST_BLOCK;
+    }
+    sim_violation(vm, "vCPU %lu: private GPA 0x%" PRIx64 " stays unmapped "
+                  "(side-table mode maps everything private); guest moves "
+                  "on", vcpu->vcpu_id, gpa);
+    vcpu->race_waits = 0;
+    vcpu->acc_active = false;
+    advance(vcpu);
+    return GUEST_CONTINUE;
 }
 
 /*
@@ -257,6 +298,12 @@ static enum guest_result private_fault(struct sim_vcpu *vcpu, uint64_t gpa,
     vm->stats.private_faults++;
     if (!sim_gfn_private(vm, gpa >> 12)) {
         return memory_fault_exit(vcpu, gpa, true);
+    }
+    if (vm->sept.enabled) {
+        if (!sim_find_slot(vm, gpa) || !sim_find_slot(vm, gpa)->gmem) {
+            return memory_fault_exit(vcpu, gpa, true);
+        }
+        return racing_fault(vcpu, gpa);
     }
     r = sim_mmu_map_private(vm, gpa, false);
     switch (r) {
@@ -354,6 +401,23 @@ static enum guest_result guest_accept(struct sim_vcpu *vcpu,
         if (st == TDX_PAGE_SIZE_MISMATCH && vcpu->acc_level > TDX_LEVEL_4K) {
             vcpu->acc_level--;
             continue;
+        }
+        if (st == TDX_PAGE_SIZE_MISMATCH && vm->sept.enabled) {
+            /*
+             * A 4K ACCEPT inside a 2M leaf: an EPT violation carrying the
+             * accept level; KVM splits the leaf (BLOCK, TRACK, DEMOTE) and
+             * the guest retries, as KVM's TDX huge-page support does.
+             */
+            if (too_many_repeats(vcpu, op, "accept inside a 2M leaf")) {
+                goto give_up;
+            }
+            /* The TD exit: this vCPU is out of the guest while KVM works. */
+            tdx_vp_exit(vm->td, vcpu->vp);
+            if (sim_sept_accept_split(vm, gpa) == -EIO) {
+                *err = EIO;
+                return GUEST_ERROR;
+            }
+            return GUEST_CONTINUE;
         }
         if (st == TDX_OPERAND_BUSY_HOST_PRIORITY) {
             vm->stats.accept_busy_retries++;

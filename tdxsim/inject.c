@@ -30,7 +30,9 @@ static bool site_valid(enum inject_kind kind, const char *site)
     case INJ_ENOMEM:
         return !strcmp(site, "map");
     case INJ_EINTR:
-        return !strcmp(site, "init_mem_region") || !strcmp(site, "pre_fault");
+        return !strcmp(site, "init_mem_region") ||
+               !strcmp(site, "pre_fault") || !strcmp(site, "sept_map") ||
+               !strcmp(site, "sept_unmap") || !strcmp(site, "sept_teardown");
     }
     return false;
 }

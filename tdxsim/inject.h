@@ -7,8 +7,10 @@
  *
  * Spec: RULE[{,|;}RULE...], RULE = KIND:SITE:TRIGGER
  *   KIND busy    SITE = SEAMCALL leaf name (TDH.MEM.PAGE.AUG) or number
- *        enomem  SITE = map       (page allocation while mapping S-EPT)
- *        eintr   SITE = init_mem_region | pre_fault  (signal pending)
+ *        enomem  SITE = map       (page allocation while mapping S-EPT;
+ *                                  side-table: the KVM_TDX_SEPT_MAP call)
+ *        eintr   SITE = init_mem_region | pre_fault | sept_map |
+ *                       sept_unmap | sept_teardown  (signal pending)
  *   TRIGGER p=PROB | every=N | nth=N   (nth: only the Nth call; not busy)
  */
 #ifndef TDXSIM_INJECT_H

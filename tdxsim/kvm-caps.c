@@ -404,10 +404,23 @@ void sim_tdx_vcpu_cpuid(struct sim_vm *vm, struct kvm_cpuid2 *out,
 
 /* ---- capabilities ---- */
 
+static bool sim_cap_hidden(long cap)
+{
+    for (guint i = 0; sim.hidden_caps && i < sim.hidden_caps->len; i++) {
+        if (g_array_index(sim.hidden_caps, long, i) == cap) {
+            return true;
+        }
+    }
+    return false;
+}
+
 int sim_check_extension(struct sim_vm *vm, long cap)
 {
     bool tdx = vm && vm->type == KVM_X86_TDX_VM;
 
+    if (sim_cap_hidden(cap)) {
+        return 0;
+    }
     switch (cap) {
     case KVM_CAP_USER_MEMORY:
     case KVM_CAP_DESTROY_MEMORY_REGION_WORKS:
@@ -475,6 +488,8 @@ int sim_check_extension(struct sim_vm *vm, long cap)
         return 1 << KVM_HC_MAP_GPA_RANGE_NR;
     case KVM_CAP_MEMORY_ATTRIBUTES:
         return (!vm || tdx) ? KVM_MEMORY_ATTRIBUTE_PRIVATE : 0;
+    case KVM_CAP_TDX_SIDE_SEPT:
+        return tdx ? SIM_SEPT_LEAVES : 0;
     case KVM_CAP_XSAVE2: {
         uint32_t r[4];
         cpuid_raw(0xd, 0, r);
@@ -489,7 +504,7 @@ int sim_enable_cap(struct sim_vm *vm, struct kvm_enable_cap *cap)
 {
     int r = 0;
 
-    if (cap->flags) {
+    if (cap->flags || sim_cap_hidden(cap->cap)) {
         return -EINVAL;
     }
     pthread_mutex_lock(&vm->lock);
@@ -519,6 +534,9 @@ int sim_enable_cap(struct sim_vm *vm, struct kvm_enable_cap *cap)
         break;
     case KVM_CAP_EXCEPTION_PAYLOAD:
         r = 0;
+        break;
+    case KVM_CAP_TDX_SIDE_SEPT:
+        r = sim_sept_enable(vm, cap);
         break;
     default:
         r = -EINVAL;

@@ -213,6 +213,7 @@ int sim_create_guest_memfd(struct sim_vm *vm, struct kvm_create_guest_memfd *a)
     o->gmem = g;
     pthread_mutex_lock(&vm->lock);
     vm->refs++;
+    g_ptr_array_add(vm->gmems, g);
     pthread_mutex_unlock(&vm->lock);
     return o->fd;
 }
@@ -232,7 +233,7 @@ int sim_set_memory_attributes(struct sim_vm *vm,
         return -EINVAL;
     }
     pthread_mutex_lock(&vm->lock);
-    if (!private && vm->td) {
+    if (!private && vm->td && !vm->sept.enabled) {
         /*
          * kvm_arch_pre_set_memory_attributes(): the old (private) mappings
          * go first: BLOCK, TRACK, REMOVE every private leaf of the range.
@@ -257,7 +258,13 @@ int sim_set_memory_attributes(struct sim_vm *vm,
         vm->stats.to_shared++;
         vm->stats.to_shared_pages += changed;
     }
-    sim_check_range(vm, a->address, a->size);
+    if (!vm->sept.enabled) {
+        /*
+         * Side-table mode: the S-EPT follows when userspace maps or
+         * unmaps; it is checked when the vCPU re-enters the guest.
+         */
+        sim_check_range(vm, a->address, a->size);
+    }
     pthread_mutex_unlock(&vm->lock);
     return 0;
 }
@@ -290,6 +297,13 @@ int sim_gmem_fallocate(int fd, int mode, uint64_t offset, uint64_t len)
         return 0;
     }
     pthread_mutex_lock(&vm->lock);
+    if (vm->sept.enabled && !vm->sept.torn_down &&
+        sim_pin_count(g, offset, len)) {
+        /* Pinned private pages go only with the teardown. */
+        vm->sept.punch_refused++;
+        pthread_mutex_unlock(&vm->lock);
+        return -EBUSY;
+    }
     for (unsigned i = 0; i < SIM_MAX_SLOTS; i++) {
         struct sim_slot *s = &vm->slots[i];
         uint64_t lo, hi;

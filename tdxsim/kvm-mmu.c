@@ -111,6 +111,10 @@ int sim_mmu_map_private(struct sim_vm *vm, uint64_t gpa, bool add_page)
     int tries = 0;
     int r;
 
+    if (vm->sept.enabled) {
+        /* Side-table mode never faults private memory in. */
+        return add_page ? sim_sept_add_page(vm, gpa) : -EOPNOTSUPP;
+    }
     gpa &= ~0xfffULL;
     if (!sim_private_pfn(vm, gpa, &pfn, NULL)) {
         return -EFAULT;
@@ -236,6 +240,12 @@ void sim_mmu_zap_private(struct sim_vm *vm, uint64_t gpa, uint64_t size)
     if (!vm->td || vm->tdx_state == SIM_TDX_UNINIT) {
         return;
     }
+    if (vm->sept.enabled) {
+        sim_sept_unmap_internal(vm, gpa & ~0xfffULL,
+                                MIN(end, tdx_td_shared_bit(vm->td)) -
+                                (gpa & ~0xfffULL));
+        return;
+    }
     end = MIN(end, tdx_td_shared_bit(vm->td));
     while (g < end) {
         struct tdx_sept_leaf_info info;
@@ -292,6 +302,12 @@ int sim_pre_fault_memory(struct sim_vcpu *vcpu, struct kvm_pre_fault_memory *r)
         }
         if (!slot) {
             ret = -ENOENT;
+            break;
+        }
+        if (sim_gfn_private(vm, r->gpa >> 12) && vm->sept.enabled) {
+            /* Side-table mode: everything private is mapped already. */
+            vm->sept.prefault_refused++;
+            ret = -EOPNOTSUPP;
             break;
         }
         if (sim_gfn_private(vm, r->gpa >> 12)) {

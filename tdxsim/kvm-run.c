@@ -51,7 +51,8 @@ int sim_vcpu_run(struct sim_vcpu *vcpu)
         tdx_status_t st;
         int err = 0;
 
-        if (vm->destroyed) {
+        if (vm->destroyed || vm->sept.torn_down) {
+            /* KVM_TDX_SEPT_TEARDOWN: the TD cannot run any more. */
             pthread_mutex_unlock(&vm->lock);
             return -EIO;
         }
@@ -63,6 +64,12 @@ int sim_vcpu_run(struct sim_vcpu *vcpu)
             int r = exit_intr(vcpu);
             pthread_mutex_unlock(&vm->lock);
             return r;
+        }
+        if (vcpu->conv_size) {
+            /* Re-entry after a conversion exit: S-EPT == attributes. */
+            sim_check_agree(vm, vcpu->conv_gpa, vcpu->conv_size,
+                            "re-entry after a conversion exit");
+            vcpu->conv_size = 0;
         }
         st = tdh_vp_enter(vm->td, vcpu->vp);
         if (TDX_STATUS_IS_BUSY(st)) {

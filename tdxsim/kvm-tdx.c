@@ -93,9 +93,14 @@ static int tdx_init_vm(struct sim_vm *vm, struct kvm_tdx_cmd *cmd)
             init->cpuid.nent * sizeof(struct kvm_cpuid_entry2);
     vm->td_cpuid = g_malloc(csize);
     memcpy(vm->td_cpuid, &init->cpuid, csize);
-    /* KVM's mirror root page (the S-EPT root itself lives in the TDCS). */
-    vm->mirror_pages[tdx_td_levels(vm->td) - 1] = 1;
-    vm->mirror_total = 1;
+    /*
+     * KVM's mirror root page (the S-EPT root itself lives in the TDCS);
+     * side-table mode keeps no mirror.
+     */
+    if (!vm->sept.enabled) {
+        vm->mirror_pages[tdx_td_levels(vm->td) - 1] = 1;
+        vm->mirror_total = 1;
+    }
     sim_mmu_track_peaks(vm);
     vm->tdx_state = SIM_TDX_INITIALIZED;
     sim_log("TD initialised: GPAW %u, attributes 0x%llx, XFAM 0x%llx", guest_pa,
@@ -125,6 +130,13 @@ static int tdx_finalize(struct sim_vm *vm, struct kvm_tdx_cmd *cmd)
         return -EIO;
     }
     vm->tdx_state = SIM_TDX_RUNNABLE;
+    vm->build.leaves[0] = tdx_td_leaves(vm->td, TDX_LEVEL_4K);
+    vm->build.leaves[1] = tdx_td_leaves(vm->td, TDX_LEVEL_2M);
+    sim_phase_end(vm, &vm->build);
+    if (vm->sept.enabled) {
+        /* The build must have mapped every private page. */
+        sim_check_agree_all(vm, "finalize");
+    }
     for (unsigned v = 0; v < trace_nr_vcpus(vm->trace); v++) {
         unsigned nr;
         bool exists = false;
@@ -166,7 +178,10 @@ int sim_tdx_vm_op(struct sim_vm *vm, struct kvm_tdx_cmd *cmd)
         r = tdx_finalize(vm, cmd);
         break;
     default:
-        r = -EINVAL;
+        r = sim_sept_vm_op(vm, cmd);
+        if (r == -ENOTTY) {
+            r = -EINVAL;
+        }
         break;
     }
     pthread_mutex_unlock(&vm->lock);
@@ -250,6 +265,11 @@ static int tdx_init_mem_region(struct sim_vcpu *vcpu, struct kvm_tdx_cmd *cmd)
     }
     if (!sim_range_private(vm, region.gpa, region.nr_pages << 12)) {
         return -EINVAL;
+    }
+    if (!vm->sept.enabled) {
+        /* Mirror mode's build: INIT_MEM_REGION .. FINALIZE_VM. */
+        sim_phase_begin(vm, &vm->build);
+        vm->build.kernel_calls++;
     }
     while (region.nr_pages) {
         struct sim_slot *slot;
@@ -375,31 +395,14 @@ static bool lock_for_teardown(struct sim_vm *vm)
  * vCPUs' TDVPR/TDCX pages, the TDCS pages, and the TDR last, followed by
  * PHYMEM.PAGE.WBINVD of the TDR.
  */
-void sim_tdx_destroy(struct sim_vm *vm)
+void sim_tdx_snapshot_final(struct sim_vm *vm)
 {
-    struct tdx_td *td;
-    tdx_status_t err;
-    GArray *pfns;
-    GHashTableIter it;
-    gpointer key, value;
-    int tries = 0;
+    struct tdx_td *td = vm->td;
 
-    if (!lock_for_teardown(vm)) {
-        fprintf(stderr, "tdxsim: VM lock held at exit; teardown skipped\n");
+    if (vm->final_taken || !td) {
         return;
     }
-    if (vm->destroyed) {
-        pthread_mutex_unlock(&vm->lock);
-        return;
-    }
-    vm->destroyed = true;
-    pthread_cond_broadcast(&vm->cond);
-    td = vm->td;
-    if (!td) {
-        pthread_mutex_unlock(&vm->lock);
-        return;
-    }
-    sim_check_full(vm);
+    vm->final_taken = true;
     sim_mmu_track_peaks(vm);
     for (int l = 0; l < TDX_MAX_LEVELS; l++) {
         vm->sept_pages_final[l] = tdx_td_sept_pages(td, l);
@@ -410,7 +413,22 @@ void sim_tdx_destroy(struct sim_vm *vm)
     }
     vm->leaves_final[0] = tdx_td_leaves(td, TDX_LEVEL_4K);
     vm->leaves_final[1] = tdx_td_leaves(td, TDX_LEVEL_2M);
+    vm->teardown.leaves[0] = vm->leaves_final[0];
+    vm->teardown.leaves[1] = vm->leaves_final[1];
+}
 
+/* Upstream: tdx_mmu_release_hkid(), then the MMU teardown reclaims. */
+static void mirror_teardown(struct sim_vm *vm)
+{
+    struct tdx_td *td = vm->td;
+    tdx_status_t err;
+    GArray *pfns;
+    GHashTableIter it;
+    gpointer key, value;
+    int tries = 0;
+
+    sim_check_full(vm);
+    sim_tdx_snapshot_final(vm);
     for (unsigned i = 0; i < vm->nr_vcpus; i++) {
         if (vm->vcpus[i]->vp >= 0) {
             err = tdh_vp_flush(td, vm->vcpus[i]->vp);
@@ -449,6 +467,42 @@ void sim_tdx_destroy(struct sim_vm *vm)
     g_hash_table_remove_all(vm->mirror);
     memset(vm->mirror_pages, 0, sizeof(vm->mirror_pages));
     vm->mirror_total = 0;
+}
+
+/*
+ * kvm_destroy_vm() for a TD, upstream order: tdx_mmu_release_hkid()
+ * (VP.FLUSH per vCPU, MNG.VPFLUSHDONE, PHYMEM.CACHE.WB, MNG.KEY.FREEID),
+ * then the MMU teardown reclaims every private page and S-EPT page (in
+ * side-table mode: what KVM_TDX_SEPT_TEARDOWN did, or does now), the
+ * vCPUs' TDVPR/TDCX pages, the TDCS pages, and the TDR last, followed by
+ * PHYMEM.PAGE.WBINVD of the TDR.
+ */
+void sim_tdx_destroy(struct sim_vm *vm)
+{
+    tdx_status_t err;
+
+    if (!lock_for_teardown(vm)) {
+        fprintf(stderr, "tdxsim: VM lock held at exit; teardown skipped\n");
+        return;
+    }
+    if (vm->destroyed) {
+        pthread_mutex_unlock(&vm->lock);
+        return;
+    }
+    vm->destroyed = true;
+    pthread_cond_broadcast(&vm->cond);
+    if (!vm->td) {
+        pthread_mutex_unlock(&vm->lock);
+        return;
+    }
+    sim_phase_begin(vm, &vm->teardown);
+    if (vm->sept.enabled) {
+        if (!vm->sept.torn_down) {
+            sim_sept_teardown(vm, false);
+        }
+    } else {
+        mirror_teardown(vm);
+    }
 
     for (unsigned i = 0; i < vm->nr_vcpus; i++) {
         struct sim_vcpu *v = vm->vcpus[i];
@@ -469,10 +523,18 @@ void sim_tdx_destroy(struct sim_vm *vm)
         sim_seamcall_failed(vm, "TDH.PHYMEM.PAGE.WBINVD", 0, err);
     }
     vm->td = NULL;
+    sim_phase_end(vm, &vm->teardown);
     vm->leaks = tdxmod_pages_owned(sim.mod);
     if (vm->leaks) {
         fprintf(stderr, "tdxsim: LEAK: %" PRIu64 " host pages still owned by "
                 "the TDX module after teardown\n", vm->leaks);
+    }
+    if (vm->sept.enabled &&
+        (vm->sept.pinned_pages || vm->sept.charged_pages ||
+         vm->sept.pins != vm->sept.unpins)) {
+        sim_violation(vm, "pins do not balance after teardown: %" PRIu64
+                      " pinned, %" PRIu64 " pins, %" PRIu64 " unpins",
+                      vm->sept.pinned_pages, vm->sept.pins, vm->sept.unpins);
     }
     vm->torn_down = true;
     pthread_mutex_unlock(&vm->lock);

@@ -112,6 +112,21 @@ void sim_init(void)
         exit(1);
     }
     apply_busy_rules();
+    /*
+     * TDXSIM_HIDE_CAPS=N[,N...]: play a kernel without these capabilities
+     * (e.g. 250, KVM_CAP_TDX_SIDE_SEPT) to test how QEMU refuses.
+     */
+    sim.hidden_caps = g_array_new(false, false, sizeof(long));
+    s = getenv("TDXSIM_HIDE_CAPS");
+    if (s) {
+        g_auto(GStrv) caps = g_strsplit(s, ",", -1);
+
+        for (char **c = caps; *c; c++) {
+            long cap = strtol(*c, NULL, 0);
+
+            g_array_append_val(sim.hidden_caps, cap);
+        }
+    }
     sim.vms = g_ptr_array_new();
     sim.sys_ioctls = g_hash_table_new(g_str_hash, g_str_equal);
     sim.free_ctl_pfns = g_array_new(FALSE, FALSE, sizeof(tdx_pfn_t));
@@ -224,6 +239,8 @@ static int create_vm(unsigned long type)
                                       g_free);
     vm->mirror = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free,
                                        g_free);
+    vm->gmems = g_ptr_array_new();
+    sim_sept_table_init(vm);
     vm->stats.ioctls = g_hash_table_new(g_str_hash, g_str_equal);
     vm->stats.exits = g_hash_table_new(g_str_hash, g_str_equal);
     o->vm = vm;

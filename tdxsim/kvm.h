@@ -4,9 +4,12 @@
  * (guest.c), the invariant checks (check.c) and the report (report.c).
  *
  * The fake KVM models upstream Linux KVM's TDX support (the "mirror"
- * design: lazy 4K private faults, mirror S-EPT pages) on top of the TDX
- * module model of tdxmod.h.  Every fake fd is a real memfd so the kernel
- * never sees a collision; preload.c routes libc calls on those fds here.
+ * design: lazy 4K private faults, mirror S-EPT pages) and, once userspace
+ * enables KVM_CAP_TDX_SIDE_SEPT, the side-table UAPI (kvm-sept*.c: the
+ * S-EPT built and changed by explicit MAP/UNMAP commands, 2M leaves,
+ * pinned private memory), on top of the TDX module model of tdxmod.h.
+ * Every fake fd is a real memfd so the kernel never sees a collision;
+ * preload.c routes libc calls on those fds here.
  *
  * Locking: sim_host.lock guards the fd table and VM list; each VM's lock
  * guards everything of that VM, including every TDX-module call (tdxmod is
@@ -61,6 +64,8 @@ struct sim_gmem {
     uint64_t flags;
     tdx_pfn_t pfn_base;         /* host pfn of offset 0 (2M aligned) */
     bool closed;
+    uint8_t *pinned;            /* side-table: bitmap of pinned pages */
+    uint64_t nr_pinned;
 };
 
 struct sim_slot {
@@ -106,6 +111,9 @@ struct sim_vcpu {
     uint64_t acc_next;
     int acc_level;              /* level being tried at acc_next */
     unsigned repeats;           /* times op pc re-executed without progress */
+    unsigned race_waits;        /* side-table: waits for a racing conversion */
+    /* side-table: range converted by the last exit, checked at re-entry */
+    uint64_t conv_gpa, conv_size;
     uint64_t irq_pending;
     unsigned barrier_seen;
 };
@@ -138,8 +146,55 @@ struct sim_stats {
     uint64_t eintr;             /* -EINTR returned with partial progress */
     uint64_t init_mem_pages, init_mem_measured;
     uint64_t invariant_violations;
+    uint64_t agree_checks;      /* side-table S-EPT == attributes checks */
     uint64_t gmem_punched_pages;
     uint64_t unknown_ioctls;
+};
+
+/*
+ * One accounting window (kvm-phase.c): SEAMCALLs issued by the whole TDX
+ * module between begin and end, the kernel calls userspace made for it and
+ * the private leaves present at its reference point.
+ */
+struct sim_phase {
+    bool started, ended;
+    struct tdx_counters start;  /* module counters at begin */
+    struct tdx_counters total;  /* end - start (or now - start) */
+    uint64_t kernel_calls;
+    uint64_t leaves[2];         /* 4K, 2M */
+};
+
+/* KVM's record of one S-EPT page in side-table mode (kvm-sept-ops.c). */
+struct sim_sept_page {
+    tdx_pfn_t pfn;
+    unsigned nr_present;        /* entries KVM made present in it */
+};
+
+/* Side-table mode (KVM_CAP_TDX_SIDE_SEPT), kvm-sept*.c. */
+struct sim_side_table {
+    bool enabled;
+    uint64_t leaves;            /* KVM_TDX_SEPT_LEAF_* enabled */
+    GHashTable *pages;          /* (level, index) -> struct sim_sept_page */
+    GHashTable *candidates;     /* 2M block GPA -> 1: promote later */
+    GQueue *candidate_order;    /* the same GPAs, round robin */
+    GHashTable *touched;        /* table key -> table GPA: prune check */
+    bool has_cap_ipc_lock;      /* read once per MAP call */
+    /* TEARDOWN progress (resumable after -EINTR). */
+    int teardown_stage;         /* 0 not started, 1 reclaiming, 2 done */
+    GArray *reclaim;            /* pfns (2M heads included) to reclaim */
+    GArray *reclaim_levels;     /* their levels */
+    unsigned reclaim_next;
+    bool torn_down;
+    bool bad_call;              /* a command hit an unexpected failure */
+    /* Counters (KVM_TDX_SEPT_STATS and the report). */
+    uint64_t map_calls, unmap_calls, teardown_calls, stats_calls;
+    uint64_t seamcalls, busy_retries, kicks;
+    uint64_t demotions, promotions, promote_failed, accept_splits;
+    uint64_t sept_removed, racing_faults, enomem, eintr, eagain;
+    uint64_t pinned_pages, pinned_peak, pins, unpins;
+    uint64_t charged_pages;     /* of pinned_pages, on RLIMIT_MEMLOCK */
+    uint64_t prefault_refused, punch_refused;
+    uint64_t candidates_peak;
 };
 
 enum sim_tdx_state {
@@ -173,6 +228,7 @@ struct sim_vm {
     struct sim_vcpu *vcpus[SIM_MAX_VCPUS];
     unsigned nr_vcpus;
     struct sim_slot slots[SIM_MAX_SLOTS];
+    GPtrArray *gmems;           /* every guest_memfd of the VM */
     GHashTable *attrs;          /* gfn >> 15 -> 4 KiB bitmap (1 = private) */
 
     /* KVM's mirror of the S-EPT: (level, first gfn) -> S-EPT page pfn. */
@@ -192,6 +248,11 @@ struct sim_vm {
     unsigned finished_vcpus;    /* of which reached the end or shutdown */
     unsigned barrier_arrived;
     unsigned barrier_gen;
+
+    struct sim_side_table sept;
+    struct sim_phase build;     /* first build call .. FINALIZE_VM */
+    struct sim_phase teardown;  /* teardown start .. TDR reclaimed */
+    bool final_taken;           /* *_final snapshot taken */
 
     struct sim_stats stats;
     uint64_t leaks;             /* pages still owned after teardown */
@@ -214,6 +275,8 @@ struct sim_host {
     tdx_pfn_t next_gmem_pfn;
     bool verbose;
     unsigned check_every;       /* structural self-check every N ops */
+    GArray *hidden_caps;        /* TDXSIM_HIDE_CAPS: caps answered as 0 */
+    uint64_t memlock_pages;     /* pages charged to RLIMIT_MEMLOCK */
 };
 
 extern struct sim_host sim;
@@ -277,7 +340,64 @@ void sim_mmu_track_peaks(struct sim_vm *vm);
 void sim_seamcall_failed(struct sim_vm *vm, const char *what, uint64_t gpa,
                          tdx_status_t err);
 
+/* kvm-sept.c: the side-table UAPI (KVM_CAP_TDX_SIDE_SEPT, KVM_TDX_SEPT_*). */
+#define SIM_SEPT_LEAVES (KVM_TDX_SEPT_LEAF_4K | KVM_TDX_SEPT_LEAF_2M)
+int sim_sept_enable(struct sim_vm *vm, const struct kvm_enable_cap *cap);
+/* KVM_TDX_SEPT_* (vm->lock held); other ids return -ENOTTY. */
+int sim_sept_vm_op(struct sim_vm *vm, struct kvm_tdx_cmd *cmd);
+/* Teardown of all private memory (TEARDOWN, or VM destruction). */
+int sim_sept_teardown(struct sim_vm *vm, bool interruptible);
+/* UNMAP of a range from inside KVM (memslot deletion). */
+void sim_sept_unmap_internal(struct sim_vm *vm, uint64_t gpa, uint64_t size);
+
+/* kvm-sept-ops.c: SEAMCALL sequences on the side table (vm->lock held). */
+void sim_sept_table_init(struct sim_vm *vm);
+/* 0 or -EAGAIN (busy), -ENOMEM, -EIO (*hw set, VM bugged). */
+int sim_sept_link(struct sim_vm *vm, uint64_t gpa, int leaf_level,
+                  tdx_status_t *hw);
+int sim_sept_aug(struct sim_vm *vm, uint64_t gpa, int level, tdx_pfn_t pfn,
+                 tdx_status_t *hw);
+/* PAGE.ADD of KVM_TDX_INIT_MEM_REGION in side-table mode (pins it). */
+int sim_sept_add_page(struct sim_vm *vm, uint64_t gpa);
+int sim_sept_track(struct sim_vm *vm, tdx_status_t *hw);
+int sim_sept_demote(struct sim_vm *vm, uint64_t gpa2m, tdx_status_t *hw);
+/* BLOCK, one TRACK, REMOVE for leaves[n] (gpa | level in bit 0). */
+int sim_sept_remove_batch(struct sim_vm *vm, const uint64_t *leaves,
+                          unsigned n, unsigned *removed, tdx_status_t *hw);
+/* Remove S-EPT pages left empty by removals under gpas. */
+int sim_sept_prune(struct sim_vm *vm, tdx_status_t *hw);
+void sim_sept_note_touched(struct sim_vm *vm, uint64_t gpa);
+/* Try to merge the 4K leaves of the 2M block at gpa2m: 1 merged, 0 not
+ * (yet), <0 error. */
+int sim_sept_try_promote(struct sim_vm *vm, uint64_t gpa2m, tdx_status_t *hw);
+void sim_sept_retry_candidates(struct sim_vm *vm, unsigned budget);
+/* KVM's count of present 4K leaves in the block (512 if a 2M leaf). */
+unsigned sim_sept_block_present(struct sim_vm *vm, uint64_t gpa2m);
+uint64_t sim_sept_table_pages(struct sim_vm *vm);
+/* Guest 4K ACCEPT hit a 2M leaf: split it (BLOCK, TRACK, DEMOTE). */
+int sim_sept_accept_split(struct sim_vm *vm, uint64_t gpa);
+
+/* kvm-pin.c: pinning of guest_memfd pages and RLIMIT_MEMLOCK charging. */
+bool sim_pin_test(struct sim_slot *slot, uint64_t gpa);
+/* Pin the n pages at gpa (one slot); -ENOMEM when over RLIMIT_MEMLOCK. */
+int sim_pin_range(struct sim_vm *vm, struct sim_slot *slot, uint64_t gpa,
+                  uint64_t n);
+/* Pages of [offset, offset + len) of g that are pinned. */
+uint64_t sim_pin_count(struct sim_gmem *g, uint64_t offset, uint64_t len);
+/* Read CAP_IPC_LOCK for the charges of one command. */
+void sim_pin_begin_call(struct sim_vm *vm);
+/* Unpin and uncharge every pinned page of the VM's guest_memfds. */
+void sim_unpin_all(struct sim_vm *vm);
+
+/* kvm-phase.c: build and teardown accounting windows. */
+void sim_phase_begin(struct sim_vm *vm, struct sim_phase *p);
+void sim_phase_end(struct sim_vm *vm, struct sim_phase *p);
+/* Totals so far (the window's diff, ended or not). */
+const struct tdx_counters *sim_phase_counters(struct sim_phase *p);
+
 /* kvm-tdx.c: KVM_MEMORY_ENCRYPT_OP and TD teardown. */
+/* The report's *_final figures, once, just before the teardown starts. */
+void sim_tdx_snapshot_final(struct sim_vm *vm);
 int sim_tdx_vm_op(struct sim_vm *vm, struct kvm_tdx_cmd *cmd);
 int sim_tdx_vcpu_op(struct sim_vcpu *vcpu, struct kvm_tdx_cmd *cmd);
 int sim_tdx_create_vcpu(struct sim_vm *vm);
@@ -302,6 +422,14 @@ enum guest_result guest_step(struct sim_vcpu *vcpu, int *err);
 void sim_violation(struct sim_vm *vm, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 void sim_check_range(struct sim_vm *vm, uint64_t gpa, uint64_t size);
 void sim_check_full(struct sim_vm *vm);
+/*
+ * Side-table mode: the S-EPT agrees with the attributes over the range
+ * (private with a guest_memfd page <=> mapped); what names the moment.
+ */
+void sim_check_agree(struct sim_vm *vm, uint64_t gpa, uint64_t size,
+                     const char *what);
+/* Every private guest_memfd page mapped, nothing else (FINALIZE, teardown). */
+void sim_check_agree_all(struct sim_vm *vm, const char *what);
 
 /* report.c: the JSON report (TDXSIM_REPORT). */
 void sim_report_write(struct sim_vm *vm);

@@ -4,7 +4,8 @@
  * the VM is destroyed (QEMU closed it, or the process exits).  Top-level
  * keys are stable: mode, seamcalls, sept_pages, mirror_pages, leaves,
  * exits, ioctls, mapgpa, conversions, invariant_violations, leaks,
- * estimated_ns (plus details: faults, accept, trace, inject, td).
+ * estimated_ns, build, teardown, side_table (plus details: faults, accept,
+ * trace, inject, td).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -84,6 +85,79 @@ static void write_seamcalls(struct json_writer *w)
     }
 }
 
+/* build / teardown: one accounting window (kvm-phase.c). */
+static void phase_object(struct json_writer *w, const char *key,
+                         struct sim_phase *p)
+{
+    const struct tdx_counters *c = sim_phase_counters(p);
+
+    json_key(w, key);
+    json_begin_object(w);
+    json_key(w, "leaves");
+    json_begin_object(w);
+    json_kv_uint(w, "4K", p->leaves[0]);
+    json_kv_uint(w, "2M", p->leaves[1]);
+    json_end_object(w);
+    json_key(w, "seamcalls");
+    json_begin_object(w);
+    for (int l = 0; l < TDX_NR_LEAVES; l++) {
+        const char *name = tdx_leaf_name(l);
+        if (name && c->seamcalls[l]) {
+            json_kv_uint(w, name, c->seamcalls[l]);
+        }
+    }
+    if (c->aug_2m) {
+        json_kv_uint(w, "TDH.MEM.PAGE.AUG.2M", c->aug_2m);
+    }
+    if (c->accepts) {
+        json_kv_uint(w, "TDG.MEM.PAGE.ACCEPT", c->accepts);
+    }
+    json_end_object(w);
+    json_kv_uint(w, "kernel_calls", p->kernel_calls);
+    json_kv_uint(w, "estimated_ns",
+                 tdx_counters_estimated_ns(c, tdxmod_cost_table(sim.mod)));
+    json_end_object(w);
+}
+
+static void side_table_object(struct json_writer *w, struct sim_vm *vm)
+{
+    struct sim_side_table *t = &vm->sept;
+
+    json_key(w, "side_table");
+    json_begin_object(w);
+    json_key(w, "enabled");
+    json_bool(w, t->enabled);
+    json_kv_uint(w, "leaf_sizes", t->leaves);
+    json_kv_uint(w, "map_calls", t->map_calls);
+    json_kv_uint(w, "unmap_calls", t->unmap_calls);
+    json_kv_uint(w, "teardown_calls", t->teardown_calls);
+    json_kv_uint(w, "stats_calls", t->stats_calls);
+    json_kv_uint(w, "seamcalls", t->seamcalls);
+    json_kv_uint(w, "demotions", t->demotions);
+    json_kv_uint(w, "accept_splits", t->accept_splits);
+    json_kv_uint(w, "promotions", t->promotions);
+    json_kv_uint(w, "promote_failed", t->promote_failed);
+    json_kv_uint(w, "promote_candidates",
+                 g_hash_table_size(t->candidates));
+    json_kv_uint(w, "promote_candidates_peak", t->candidates_peak);
+    json_kv_uint(w, "sept_pages_removed", t->sept_removed);
+    json_kv_uint(w, "busy_retries", t->busy_retries);
+    json_kv_uint(w, "vcpu_kicks", t->kicks);
+    json_kv_uint(w, "eagain", t->eagain);
+    json_kv_uint(w, "eintr", t->eintr);
+    json_kv_uint(w, "enomem", t->enomem);
+    json_kv_uint(w, "racing_faults", t->racing_faults);
+    json_kv_uint(w, "prefault_refused", t->prefault_refused);
+    json_kv_uint(w, "punch_hole_refused", t->punch_refused);
+    json_kv_uint(w, "pinned_pages", t->pinned_pages);
+    json_kv_uint(w, "pinned_pages_peak", t->pinned_peak);
+    json_kv_uint(w, "pins", t->pins);
+    json_kv_uint(w, "unpins", t->unpins);
+    json_key(w, "torn_down");
+    json_bool(w, t->torn_down);
+    json_end_object(w);
+}
+
 static char *render(struct sim_vm *vm)
 {
     struct sim_stats *s = &vm->stats;
@@ -92,7 +166,7 @@ static char *render(struct sim_vm *vm)
 
     json_init(&w);
     json_begin_object(&w);
-    json_kv_string(&w, "mode", "mirror");
+    json_kv_string(&w, "mode", vm->sept.enabled ? "side-table" : "mirror");
     write_seamcalls(&w);
 
     json_key(&w, "sept_pages");
@@ -200,7 +274,12 @@ static char *render(struct sim_vm *vm)
     json_kv_uint(&w, "seed", sim.seed);
     json_kv_uint(&w, "checked_operations", vm->check_ops);
     json_kv_uint(&w, "structural_checks", vm->full_checks);
+    json_kv_uint(&w, "agreement_checks", s->agree_checks);
     json_end_object(&w);
+
+    phase_object(&w, "build", &vm->build);
+    phase_object(&w, "teardown", &vm->teardown);
+    side_table_object(&w, vm);
 
     json_kv_uint(&w, "invariant_violations", s->invariant_violations);
     json_kv_uint(&w, "leaks", vm->leaks);
