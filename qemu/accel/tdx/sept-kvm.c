@@ -14,8 +14,9 @@
 
 /*
  * -EAGAIN means the TDX module stayed busy through KVM's own retries (a
- * guest ACCEPT or zero-step mitigation holds its locks).  Resume a bounded
- * number of times; -EINTR (a signal, e.g. a vCPU kick) always resumes.
+ * guest ACCEPT or zero-step mitigation holds its locks).  Resume as long as
+ * the kernel makes progress, and a bounded number of times in a row
+ * without; -EINTR (a signal, e.g. a vCPU kick) always resumes.
  */
 #define TDX_SEPT_MAX_BUSY_RESUMES 64
 
@@ -48,19 +49,23 @@ static int tdx_sept_kvm_range(uint32_t id, uint64_t gpa, uint64_t size,
         .flags = flags,
     };
     unsigned busy = 0;
+    uint64_t before;
     int ret;
 
     *call = (TdxSeptKvmCall) { 0 };
     for (;;) {
         trace_tdx_sept_kvm_range(tdx_sept_cmd_names[id], gpa, range.nr_pages,
                                  flags, range.done);
+        before = range.done;
         ret = tdx_sept_kvm_cmd(id, &range, &call->hw_error);
         trace_tdx_sept_kvm_range_done(tdx_sept_cmd_names[id], gpa, ret,
                                       range.done, call->hw_error);
+        call->done = MIN(range.done, range.nr_pages) * TDX_SEPT_PAGE_SIZE;
         if (ret != -EINTR && ret != -EAGAIN) {
             return ret;
         }
-        if (ret == -EAGAIN && ++busy > TDX_SEPT_MAX_BUSY_RESUMES) {
+        busy = range.done > before ? 0 : busy + (ret == -EAGAIN);
+        if (busy > TDX_SEPT_MAX_BUSY_RESUMES) {
             return ret;
         }
         call->resumes++;

@@ -18,6 +18,7 @@
 /* What one call cost and, on failure, what the TDX module said. */
 typedef struct TdxSeptKvmCall {
     unsigned resumes;       /* calls resumed after -EINTR/-EAGAIN */
+    uint64_t done;          /* bytes of the range processed, also on error */
     uint64_t hw_error;      /* raw SEAMCALL status on -EIO, else 0 */
 } TdxSeptKvmCall;
 

@@ -56,16 +56,16 @@ typedef struct TdxSept {
 /* One TD per QEMU process. */
 static TdxSept *tdx_sept;
 
-static const char *tdx_sept_errno_hint(int err)
+/* What to add to an error message about a failed kernel call. */
+static char *tdx_sept_error_detail(int err, uint64_t hw_error)
 {
-    switch (err) {
-    case ENOMEM:
-        return " (private memory is pinned: check RLIMIT_MEMLOCK)";
-    case EIO:
-        return " (the TDX module refused: see the TDX status)";
-    default:
-        return "";
+    if (hw_error) {
+        return g_strdup_printf(" (TDX status 0x%" PRIx64 ")", hw_error);
     }
+    if (err == ENOMEM) {
+        return g_strdup(" (private memory is pinned: check RLIMIT_MEMLOCK)");
+    }
+    return g_strdup("");
 }
 
 static bool tdx_sept_has_cap_ipc_lock(void)
@@ -152,9 +152,10 @@ static void tdx_sept_teardown(Notifier *notifier, void *data)
                             stats.leaves_4k, stats.leaves_2m,
                             stats.sept_pages, stats.pinned_pages);
     if (ret) {
+        g_autofree char *detail = tdx_sept_error_detail(-ret, call.hw_error);
+
         error_report("sept-mode=side-table: tearing the S-EPT down failed: "
-                     "%s (TDX status 0x%" PRIx64 ")", strerror(-ret),
-                     call.hw_error);
+                     "%s%s", strerror(-ret), detail);
     }
 }
 
@@ -220,6 +221,34 @@ bool tdx_sept_side_table_enabled(void)
     return tdx_sept;
 }
 
+static bool tdx_sept_build_locked(TdxSept *sept, GArray *ranges,
+                                  bool allow_2m, Error **errp)
+{
+    int64_t start = get_clock();
+
+    QEMU_LOCK_GUARD(&sept->lock);
+    for (guint i = 0; i < ranges->len; i++) {
+        TdxSeptRange *r = &g_array_index(ranges, TdxSeptRange, i);
+        TdxSeptKvmCall call;
+        int ret = tdx_sept_kvm_map(r->gpa, r->size, allow_2m, &call);
+
+        sept->counters.kernel_calls++;
+        sept->counters.retries += call.resumes;
+        if (ret) {
+            g_autofree char *detail = tdx_sept_error_detail(-ret,
+                                                            call.hw_error);
+
+            error_setg_errno(errp, -ret, "sept-mode=side-table: building the "
+                             "S-EPT of [0x%" PRIx64 ", 0x%" PRIx64 ") failed"
+                             "%s", r->gpa, r->gpa + r->size, detail);
+            return false;
+        }
+    }
+    sept->counters.build_ns = get_clock() - start;
+    sept->built = true;
+    return true;
+}
+
 bool tdx_sept_side_table_build(const TdxSeptRange *added, size_t nr_added,
                                Error **errp)
 {
@@ -229,8 +258,8 @@ bool tdx_sept_side_table_build(const TdxSeptRange *added, size_t nr_added,
     g_autoptr(GArray) private = NULL;
     g_autoptr(GArray) ranges = g_array_new(false, false, sizeof(TdxSeptRange));
     uint64_t nr_4k = 0, nr_2m = 0, pages = 0;
+    Error *local_err = NULL;
     const char *device;
-    int64_t start;
 
     device = tdx_sept_find_refused_device();
     if (device) {
@@ -255,31 +284,51 @@ bool tdx_sept_side_table_build(const TdxSeptRange *added, size_t nr_added,
     }
     trace_tdx_sept_build(ranges->len, pages, nr_4k, nr_2m);
 
-    QEMU_LOCK_GUARD(&sept->lock);
-    start = get_clock();
-    for (guint i = 0; i < ranges->len; i++) {
-        TdxSeptRange *r = &g_array_index(ranges, TdxSeptRange, i);
-        TdxSeptKvmCall call;
-        int ret = tdx_sept_kvm_map(r->gpa, r->size, allow_2m, &call);
-
-        sept->counters.kernel_calls++;
-        sept->counters.retries += call.resumes;
-        if (ret) {
-            error_setg_errno(errp, -ret, "sept-mode=side-table: building the "
-                             "S-EPT of [0x%" PRIx64 ", 0x%" PRIx64 ") failed "
-                             "(TDX status 0x%" PRIx64 ")%s", r->gpa,
-                             r->gpa + r->size, call.hw_error,
-                             tdx_sept_errno_hint(-ret));
-            return false;
-        }
+    /* Not with the lock held: exit() on &error_fatal tears down. */
+    if (!tdx_sept_build_locked(sept, ranges, allow_2m, &local_err)) {
+        error_propagate(errp, local_err);
+        return false;
     }
-    sept->counters.build_ns = get_clock() - start;
     sept->counters.build_pages = pages;
     sept->counters.planned_leaves_4k = nr_4k;
     sept->counters.planned_leaves_2m = nr_2m;
-    sept->built = true;
     trace_tdx_sept_build_done(sept->counters.build_ns);
     return true;
+}
+
+/*
+ * Undo the part of a failed map or unmap that the kernel did, so that the
+ * S-EPT agrees with the attributes the conversion is rolled back to.  Both
+ * run while the range is private (see kvm_convert_memory()).  Pages whose
+ * unmap is undone come back zeroed, pending the guest's acceptance: their
+ * contents were gone once unmapped.
+ */
+static void tdx_sept_undo(TdxSept *sept, uint64_t gpa, uint64_t done,
+                          bool to_private)
+{
+    TdxSeptKvmCall call;
+    int ret;
+
+    if (!done) {
+        return;
+    }
+    if (to_private) {
+        ret = tdx_sept_kvm_unmap(gpa, done, &call);
+    } else {
+        ret = tdx_sept_kvm_map(gpa, done, sept->leaves & KVM_TDX_SEPT_LEAF_2M,
+                               &call);
+    }
+    sept->counters.kernel_calls++;
+    sept->counters.retries += call.resumes;
+    trace_tdx_sept_undo(gpa, done, to_private, ret, call.hw_error);
+    if (ret) {
+        g_autofree char *detail = tdx_sept_error_detail(-ret, call.hw_error);
+
+        error_report("sept-mode=side-table: cannot undo the partial %s of "
+                     "[0x%" PRIx64 ", 0x%" PRIx64 "): %s%s",
+                     to_private ? "map" : "unmap", gpa, gpa + done,
+                     strerror(-ret), detail);
+    }
 }
 
 int tdx_sept_side_table_convert(uint64_t gpa, uint64_t size, bool to_private)
@@ -308,6 +357,7 @@ int tdx_sept_side_table_convert(uint64_t gpa, uint64_t size, bool to_private)
     trace_tdx_sept_convert(gpa, size, to_private, ret, call.hw_error);
     if (ret) {
         c->failed_conversions++;
+        tdx_sept_undo(sept, gpa, call.done, to_private);
         return ret;
     }
     if (to_private) {

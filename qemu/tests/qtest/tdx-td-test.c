@@ -87,12 +87,18 @@ static char *trace_path(const char *name)
 }
 
 /* The simulator's environment, for the QEMU child only. */
-static void set_simulator_env(const char *trace, const char *report)
+static void set_simulator_env(const char *trace, const char *report,
+                              const char *inject)
 {
     if (trace) {
         g_setenv("TDXSIM_TRACE", trace, true);
     } else {
         g_unsetenv("TDXSIM_TRACE");
+    }
+    if (inject) {
+        g_setenv("TDXSIM_INJECT", inject, true);
+    } else {
+        g_unsetenv("TDXSIM_INJECT");
     }
     g_setenv("TDXSIM_REPORT", report, true);
     g_setenv("TDXSIM_DEVICE", TDXSIM_DEVICE, true);
@@ -116,13 +122,13 @@ static char *td_args(const char *mode, const char *mem, int vcpus,
  */
 static QTestState *start_td(const char *mode, const char *trace,
                             const char *mem, int vcpus, const char *report,
-                            const char *extra)
+                            const char *extra, const char *inject)
 {
     g_autofree char *stopped = g_strdup_printf("-S %s", extra ?: "");
     g_autofree char *args = td_args(mode, mem, vcpus, stopped);
     QTestState *qts;
 
-    set_simulator_env(trace, report);
+    set_simulator_env(trace, report, inject);
     g_setenv("LD_PRELOAD", g_getenv("TDXSIM_LIB"), true);
     qts = qtest_init(args);
     g_unsetenv("LD_PRELOAD");
@@ -142,13 +148,16 @@ static QDict *read_report(const char *report)
     return dict;
 }
 
-/* Boot a TD, let its guest play @trace to its shutdown, return the report. */
-static QDict *run_td(const char *mode, const char *trace, const char *mem,
-                     int vcpus)
+/*
+ * Boot a TD, let its guest play @trace to its shutdown, with faults
+ * injected as @inject says (TDXSIM_INJECT), and return the report.
+ */
+static QDict *run_td_inject(const char *mode, const char *trace,
+                            const char *mem, int vcpus, const char *inject)
 {
     g_autofree char *dir = g_dir_make_tmp("tdx-td-test-XXXXXX", NULL);
     g_autofree char *report = g_build_filename(dir, "report.json", NULL);
-    QTestState *qts = start_td(mode, trace, mem, vcpus, report, NULL);
+    QTestState *qts = start_td(mode, trace, mem, vcpus, report, NULL, inject);
     QDict *dict;
 
     /* The scripted guest shuts the TD down when its trace ends. */
@@ -157,6 +166,12 @@ static QDict *run_td(const char *mode, const char *trace, const char *mem,
     dict = read_report(report);
     rmdir(dir);
     return dict;
+}
+
+static QDict *run_td(const char *mode, const char *trace, const char *mem,
+                     int vcpus)
+{
+    return run_td_inject(mode, trace, mem, vcpus, NULL);
 }
 
 static void check_clean_lifecycle(const TdTest *t, QDict *report)
@@ -268,7 +283,7 @@ static void test_side_table_query(const void *data)
      * mode's own (-cpu host adds one for its invariant TSC otherwise).
      */
     qts = start_td("side-table", trace, "2G", 2, report_path,
-                   "-cpu host,tsc-frequency=2000000000");
+                   "-cpu host,tsc-frequency=2000000000", NULL);
 
     /* Conversions stop when the guest's trace is over. */
     for (int i = 0; i < 600; i++) {
@@ -372,6 +387,65 @@ static void test_side_table_huge_build(void)
 }
 
 /*
+ * Faults in the kernel during conversions: the guest gets an error for the
+ * conversions that fail, QEMU and the kernel roll them back (the simulator
+ * checks after every conversion that the S-EPT agrees with the attributes)
+ * and the TD runs on to a clean shutdown.
+ */
+typedef struct InjectTest {
+    const char *name;
+    const char *inject;
+    bool expect_mapgpa_errors;
+    bool expect_busy_retries;
+} InjectTest;
+
+static const InjectTest inject_tests[] = {
+    /* A MAP of a conversion to private fails half way: undone by UNMAP. */
+    { "enomem-map", "enomem:map:nth=10", true, false },
+    /* The TDX module stays busy for UNMAPs: some give up, are undone. */
+    { "busy-unmap", "busy:TDH.MEM.RANGE.BLOCK:p=0.85,"
+      "busy:TDH.MEM.TRACK:p=0.85", true, true },
+    /* Busy AUGs are retried by the kernel and resumed by QEMU. */
+    { "busy-aug", "busy:TDH.MEM.PAGE.AUG:p=0.5", false, true },
+    /* Signals interrupt long calls; QEMU resumes them. */
+    { "eintr", "eintr:sept_map:every=3,eintr:sept_unmap:every=5", false,
+      false },
+};
+
+static void test_side_table_inject(const void *data)
+{
+    const InjectTest *t = data;
+    g_autofree char *trace = trace_path("linux-boot");
+    QDict *report, *mapgpa, *side;
+
+    if (!have_simulator()) {
+        return;
+    }
+    report = run_td_inject("side-table", trace, "2G", 2, t->inject);
+    g_assert_cmpint(dict_int(report, "invariant_violations"), ==, 0);
+    g_assert_cmpint(dict_int(report, "leaks"), ==, 0);
+    mapgpa = qdict_get_qdict(report, "mapgpa");
+    side = qdict_get_qdict(report, "side_table");
+    g_test_message("%s: %" PRId64 " MapGPA errors, %" PRId64
+                   " busy retries", t->name, dict_int(mapgpa, "error"),
+                   dict_int(side, "busy_retries"));
+    if (t->expect_mapgpa_errors) {
+        g_assert_cmpint(dict_int(mapgpa, "error"), >, 0);
+    } else {
+        g_assert_cmpint(dict_int(mapgpa, "error"), ==, 0);
+    }
+    if (t->expect_busy_retries) {
+        g_assert_cmpint(dict_int(side, "busy_retries"), >, 0);
+    }
+    if (strstr(t->inject, "eintr")) {
+        /* Interrupted calls happened, and QEMU resumed every one. */
+        g_assert_cmpint(dict_int(side, "eintr"), >, 0);
+    }
+    g_assert_cmpint(dict_int(mapgpa, "success"), >, 4000);
+    qobject_unref(report);
+}
+
+/*
  * Refusals: QEMU must exit with status 1 and a message naming the problem.
  * QEMU is spawned directly so that its stderr can be read.
  */
@@ -401,6 +475,10 @@ static const Refusal refusals[] = {
       "cannot be used with virtio-balloon-device", NULL, 0 },
     { "memlock-limit", "2G", NULL,
       "needs RLIMIT_MEMLOCK of at least 2097152 KiB", NULL, 64 * MiB },
+    /* Not a refusal up front: the kernel fails the build. */
+    { "build-failure", "2G", NULL,
+      "building the S-EPT of [0x0, 0x800000) failed",
+      "TDXSIM_INJECT=enomem:map:nth=1", 0 },
 };
 
 static void drop_memlock(gpointer data)
@@ -439,6 +517,7 @@ static void test_refusal(const void *data)
     envp = g_environ_setenv(envp, "LD_PRELOAD", g_getenv("TDXSIM_LIB"), true);
     envp = g_environ_setenv(envp, "TDXSIM_DEVICE", TDXSIM_DEVICE, true);
     envp = g_environ_unsetenv(envp, "TDXSIM_TRACE");
+    envp = g_environ_unsetenv(envp, "TDXSIM_INJECT");
     if (r->env) {
         g_auto(GStrv) kv = g_strsplit(r->env, "=", 2);
 
@@ -472,6 +551,12 @@ int main(int argc, char **argv)
                         test_side_table_query);
     qtest_add_func("/tdx/td/side-table/huge-build",
                    test_side_table_huge_build);
+    for (size_t i = 0; i < ARRAY_SIZE(inject_tests); i++) {
+        g_autofree char *path = g_strdup_printf("/tdx/td/side-table/inject/%s",
+                                                inject_tests[i].name);
+
+        qtest_add_data_func(path, &inject_tests[i], test_side_table_inject);
+    }
     for (size_t i = 0; i < ARRAY_SIZE(refusals); i++) {
         g_autofree char *path = g_strdup_printf("/tdx/td/side-table/refuse/%s",
                                                 refusals[i].name);
