@@ -266,11 +266,12 @@ static int tdx_init_mem_region(struct sim_vcpu *vcpu, struct kvm_tdx_cmd *cmd)
     if (!sim_range_private(vm, region.gpa, region.nr_pages << 12)) {
         return -EINVAL;
     }
-    if (!vm->sept.enabled) {
-        /* Mirror mode's build: INIT_MEM_REGION .. FINALIZE_VM. */
-        sim_phase_begin(vm, &vm->build);
-        vm->build.kernel_calls++;
-    }
+    /*
+     * The build, in both modes: first INIT_MEM_REGION .. FINALIZE_VM (in
+     * side-table mode the KVM_TDX_SEPT_MAP calls fall in between).
+     */
+    sim_phase_begin(vm, &vm->build);
+    vm->build.kernel_calls++;
     while (region.nr_pages) {
         struct sim_slot *slot;
         tdx_pfn_t pfn;

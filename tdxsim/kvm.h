@@ -250,7 +250,7 @@ struct sim_vm {
     unsigned barrier_gen;
 
     struct sim_side_table sept;
-    struct sim_phase build;     /* first build call .. FINALIZE_VM */
+    struct sim_phase build;     /* first INIT_MEM_REGION .. FINALIZE_VM */
     struct sim_phase teardown;  /* teardown start .. TDR reclaimed */
     bool final_taken;           /* *_final snapshot taken */
 
