@@ -218,7 +218,7 @@ bool tdx_sept_side_table_init(Error **errp)
 
 bool tdx_sept_side_table_enabled(void)
 {
-    return tdx_sept;
+    return tdx_sept != NULL;
 }
 
 static bool tdx_sept_build_locked(TdxSept *sept, GArray *ranges,
