@@ -320,46 +320,13 @@ static int teardown_start(struct sim_vm *vm)
     struct tdx_td *td = vm->td;
     GHashTableIter it;
     gpointer k, v;
-    tdx_status_t err;
-    int tries = 0;
 
     sim_tdx_snapshot_final(vm);
     /* A TD whose build failed (QEMU exits) never had to agree. */
     if (vm->tdx_state == SIM_TDX_RUNNABLE) {
         sim_check_agree_all(vm, "teardown start");
     }
-    for (unsigned i = 0; i < vm->nr_vcpus; i++) {
-        if (vm->vcpus[i]->vp < 0) {
-            continue;
-        }
-        vm->sept.seamcalls++;
-        err = tdh_vp_flush(td, vm->vcpus[i]->vp);
-        /* A vCPU never associated (never ran) is fine, as upstream. */
-        if (err && err != TDX_VCPU_NOT_ASSOCIATED) {
-            sim_seamcall_failed(vm, "TDH.VP.FLUSH", 0, err);
-            return -EIO;
-        }
-    }
-    vm->sept.seamcalls++;
-    err = tdh_mng_vpflushdone(td);
-    if (err) {
-        sim_seamcall_failed(vm, "TDH.MNG.VPFLUSHDONE", 0, err);
-        return -EIO;
-    }
-    vm->sept.seamcalls++;
-    err = tdh_phymem_cache_wb(td, false);
-    while (err == TDX_INTERRUPTED_RESTARTABLE && ++tries < 1000) {
-        vm->sept.seamcalls++;
-        err = tdh_phymem_cache_wb(td, true);
-    }
-    if (err) {
-        sim_seamcall_failed(vm, "TDH.PHYMEM.CACHE.WB", 0, err);
-        return -EIO;
-    }
-    vm->sept.seamcalls++;
-    err = tdh_mng_key_freeid(td);
-    if (err) {
-        sim_seamcall_failed(vm, "TDH.MNG.KEY.FREEID", 0, err);
+    if (sim_tdx_release_hkid(vm, &vm->sept.seamcalls)) {
         return -EIO;
     }
     vm->sept.reclaim = g_array_new(FALSE, FALSE, sizeof(tdx_pfn_t));

@@ -418,41 +418,68 @@ void sim_tdx_snapshot_final(struct sim_vm *vm)
     vm->teardown.leaves[1] = vm->leaves_final[1];
 }
 
-/* Upstream: tdx_mmu_release_hkid(), then the MMU teardown reclaims. */
-static void mirror_teardown(struct sim_vm *vm)
+/*
+ * Upstream's tdx_mmu_release_hkid(): VP.FLUSH every vCPU, MNG.VPFLUSHDONE,
+ * PHYMEM.CACHE.WB (resumable), MNG.KEY.FREEID.  After it only RECLAIM is
+ * left, in either design.  Adds the SEAMCALLs issued to *seamcalls.
+ * Returns 0, or -EIO after a failure KVM would treat as a bug.
+ */
+int sim_tdx_release_hkid(struct sim_vm *vm, uint64_t *seamcalls)
 {
     struct tdx_td *td = vm->td;
     tdx_status_t err;
-    GArray *pfns;
-    GHashTableIter it;
-    gpointer key, value;
     int tries = 0;
 
-    sim_check_full(vm);
-    sim_tdx_snapshot_final(vm);
     for (unsigned i = 0; i < vm->nr_vcpus; i++) {
-        if (vm->vcpus[i]->vp >= 0) {
-            err = tdh_vp_flush(td, vm->vcpus[i]->vp);
-            if (err) {
-                sim_seamcall_failed(vm, "TDH.VP.FLUSH", 0, err);
-            }
+        if (vm->vcpus[i]->vp < 0) {
+            continue;
+        }
+        (*seamcalls)++;
+        err = tdh_vp_flush(td, vm->vcpus[i]->vp);
+        /* A vCPU never associated (never ran) is fine, as upstream. */
+        if (err && err != TDX_VCPU_NOT_ASSOCIATED) {
+            sim_seamcall_failed(vm, "TDH.VP.FLUSH", 0, err);
+            return -EIO;
         }
     }
+    (*seamcalls)++;
     err = tdh_mng_vpflushdone(td);
     if (err) {
         sim_seamcall_failed(vm, "TDH.MNG.VPFLUSHDONE", 0, err);
+        return -EIO;
     }
+    (*seamcalls)++;
     err = tdh_phymem_cache_wb(td, false);
     while (err == TDX_INTERRUPTED_RESTARTABLE && ++tries < 1000) {
+        (*seamcalls)++;
         err = tdh_phymem_cache_wb(td, true);
     }
     if (err) {
         sim_seamcall_failed(vm, "TDH.PHYMEM.CACHE.WB", 0, err);
+        return -EIO;
     }
+    (*seamcalls)++;
     err = tdh_mng_key_freeid(td);
     if (err) {
         sim_seamcall_failed(vm, "TDH.MNG.KEY.FREEID", 0, err);
+        return -EIO;
     }
+    return 0;
+}
+
+/* Upstream: tdx_mmu_release_hkid(), then the MMU teardown reclaims. */
+static void mirror_teardown(struct sim_vm *vm)
+{
+    struct tdx_td *td = vm->td;
+    uint64_t seamcalls = 0;
+    GArray *pfns;
+    GHashTableIter it;
+    gpointer key, value;
+
+    sim_check_full(vm);
+    sim_tdx_snapshot_final(vm);
+    /* A failure is counted as a violation; reclaim what can be. */
+    sim_tdx_release_hkid(vm, &seamcalls);
 
     pfns = g_array_new(FALSE, FALSE, sizeof(tdx_pfn_t));
     tdx_td_for_each_leaf(td, collect_leaf, pfns);

@@ -402,6 +402,7 @@ int sim_tdx_vm_op(struct sim_vm *vm, struct kvm_tdx_cmd *cmd);
 int sim_tdx_vcpu_op(struct sim_vcpu *vcpu, struct kvm_tdx_cmd *cmd);
 int sim_tdx_create_vcpu(struct sim_vm *vm);
 void sim_tdx_destroy(struct sim_vm *vm);
+int sim_tdx_release_hkid(struct sim_vm *vm, uint64_t *seamcalls);
 
 /* kvm-run.c: KVM_RUN. */
 int sim_vcpu_run(struct sim_vcpu *vcpu);
