@@ -8,6 +8,9 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "kvm.h"
 
@@ -21,6 +24,57 @@ void sim_violation(struct sim_vm *vm, const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
+}
+
+static void *exit_watchdog(void *opaque)
+{
+    long ms = (long)(intptr_t)opaque;
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+    nanosleep(&ts, NULL);
+    fprintf(stderr, "tdxsim: the run failed (see RUN FAILED above); "
+            "exiting with status %d\n", SIM_EXIT_RUN_FAILED);
+    _exit(SIM_EXIT_RUN_FAILED);
+    return NULL;
+}
+
+static void arm_exit_watchdog(void)
+{
+    static bool armed;
+    const char *env = getenv("TDXSIM_FAIL_EXIT_MS");
+    long ms = env && *env ? strtol(env, NULL, 0) : 2000;
+    pthread_t t;
+
+    if (armed || ms <= 0) {
+        return;
+    }
+    armed = true;
+    if (pthread_create(&t, NULL, exit_watchdog, (void *)(intptr_t)ms) == 0) {
+        pthread_detach(t);
+    }
+}
+
+void sim_run_failed(struct sim_vm *vm, bool kill, const char *fmt, ...)
+{
+    va_list ap;
+
+    vm->stats.run_failures++;
+    va_start(ap, fmt);
+    fputs("tdxsim: RUN FAILED: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    if (kill) {
+        vm->bugged = true;
+    }
+    sim_report_write_locked(vm);
+    arm_exit_watchdog();
+}
+
+bool sim_run_bad(const struct sim_vm *vm)
+{
+    return vm->stats.run_failures || vm->stats.expect_failures ||
+           vm->stats.invariant_violations || vm->leaks;
 }
 
 static void check_leaf(struct sim_vm *vm, const struct tdx_sept_leaf_info *l)

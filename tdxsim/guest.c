@@ -16,14 +16,19 @@
 #include "kvm.h"
 #include "mapgpa.h"
 
-/* Re-executions of one op without progress before the guest gives up. */
-#define MAX_REPEATS         8
+/*
+ * Re-executions of one op without progress (EPT violation resolved, access
+ * retried, ...) before the model calls it a livelock: on real hardware the
+ * vCPU would loop for ever (tdx_handle_ept_violation() retries locally,
+ * the guest re-executes its access or TDCALL).
+ */
+#define MAX_REPEATS         64
 /* Guest ACCEPT calls per step (the lock is dropped between steps). */
 #define ACCEPTS_PER_STEP    512
 /*
  * Side-table mode: halts (of HALT_POLL_NS each, lock dropped) a vCPU waits
  * for a conversion racing its access to map the page, before the model
- * calls it a violation.
+ * calls it a livelock.
  */
 #define RACE_WAITS          500
 
@@ -83,17 +88,34 @@ static void mark_finished(struct sim_vcpu *vcpu)
     }
 }
 
-static bool too_many_repeats(struct sim_vcpu *vcpu, const struct trace_op *op,
-                             const char *what)
+/*
+ * A livelock: the op cannot make progress, and a real vCPU would spin on it
+ * for ever.  A failure of the run (violation, livelock counted, the VM
+ * killed so that QEMU stops), never "the guest moves on".
+ */
+static enum guest_result G_GNUC_PRINTF(4, 5)
+livelock(struct sim_vcpu *vcpu, const struct trace_op *op, int *err,
+         const char *fmt, ...)
 {
-    if (++vcpu->repeats <= MAX_REPEATS) {
-        return false;
-    }
-    fprintf(stderr, "tdxsim: TRACE: vCPU %lu line %u: %s not resolved after "
-            "%d attempts; guest moves on\n", vcpu->vcpu_id, op->line, what,
-            MAX_REPEATS);
-    vcpu->vm->stats.expect_failures++;
-    return true;
+    struct sim_vm *vm = vcpu->vm;
+    g_autofree char *what = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    what = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    vm->stats.livelocks++;
+    sim_violation(vm, "vCPU %lu trace line %u: %s makes no progress (a "
+                  "livelock on real hardware)", vcpu->vcpu_id, op->line, what);
+    sim_run_failed(vm, true, "vCPU %lu trace line %u: livelock: %s",
+                   vcpu->vcpu_id, op->line, what);
+    *err = EIO;
+    return GUEST_ERROR;
+}
+
+static bool too_many_repeats(struct sim_vcpu *vcpu)
+{
+    return ++vcpu->repeats > MAX_REPEATS;
 }
 
 /* ---- MapGPA ---- */
@@ -211,7 +233,8 @@ static enum guest_result guest_mapgpa(struct sim_vcpu *vcpu,
 }
 
 /* tdx_complete_vmcall_map_gpa() and the guest's reaction. */
-static enum guest_result mapgpa_complete_exit(struct sim_vcpu *vcpu)
+static enum guest_result mapgpa_complete_exit(struct sim_vcpu *vcpu,
+                                              int *err)
 {
     struct sim_vm *vm = vcpu->vm;
     uint64_t ret = vcpu->run->hypercall.ret;
@@ -225,7 +248,9 @@ static enum guest_result mapgpa_complete_exit(struct sim_vcpu *vcpu)
         return mapgpa_exit(vcpu);
     case MAPGPA_STEP_RETRY:
         vm->stats.mapgpa_retry++;
-        vcpu->irq_pending--;        /* delivered once the guest runs */
+        if (ret == 0) {
+            vcpu->irq_pending--;    /* delivered once the guest runs */
+        }
         if (mapgpa_guest_retry(&vcpu->mg_start, vcpu->mg_end, vcpu->mg_next,
                                &vcpu->mg_retry_count)) {
             return GUEST_CONTINUE;  /* the guest re-issues from R11 */
@@ -236,6 +261,13 @@ static enum guest_result mapgpa_complete_exit(struct sim_vcpu *vcpu)
         vm->stats.mapgpa_user_error++;
         mapgpa_finish(vcpu, GHCI_INVALID_OPERAND);
         return GUEST_CONTINUE;
+    case MAPGPA_STEP_BAD_RET:
+        /* Userspace broke the ABI: KVM_RUN fails, the guest stays put. */
+        sim_violation(vm, "vCPU %d: KVM_HC_MAP_GPA_RANGE hypercall.ret %"
+                      PRIu64 " is not 0, EINVAL or EAGAIN: KVM_RUN fails "
+                      "-EINVAL", (int)vcpu->vcpu_id, ret);
+        *err = EINVAL;
+        return GUEST_ERROR;
     }
     return GUEST_CONTINUE;
 }
@@ -264,24 +296,23 @@ static enum guest_result memory_fault_exit(struct sim_vcpu *vcpu,
  * (userspace set the attribute and has not mapped yet).  KVM resumes the
  * guest, which retries; the model halts the vCPU for a moment (lock
  * dropped) so the converting thread can finish.  If the page never gets
- * mapped, KVM has left a private page unmapped: a violation.
+ * mapped the vCPU would fault for ever: a livelock, a failure of the run.
  */
-static enum guest_result racing_fault(struct sim_vcpu *vcpu, uint64_t gpa)
+static enum guest_result racing_fault(struct sim_vcpu *vcpu, uint64_t gpa,
+                                      int *err)
 {
     struct sim_vm *vm = vcpu->vm;
+    const struct trace_op *op = &vcpu->ops[vcpu->pc];
 
     vm->sept.racing_faults++;
     vcpu->repeats = 0;          /* waiting is not a failed attempt */
     if (++vcpu->race_waits <= RACE_WAITS) {
         return GUEST_BLOCK;
     }
-    sim_violation(vm, "vCPU %lu: private GPA 0x%" PRIx64 " stays unmapped "
-                  "(side-table mode maps everything private); guest moves "
-                  "on", vcpu->vcpu_id, gpa);
     vcpu->race_waits = 0;
-    vcpu->acc_active = false;
-    advance(vcpu);
-    return GUEST_CONTINUE;
+    return livelock(vcpu, op, err, "private GPA 0x%" PRIx64 " stays unmapped "
+                    "although its attribute is private (side-table mode maps "
+                    "everything private)", gpa);
 }
 
 /*
@@ -303,7 +334,7 @@ static enum guest_result private_fault(struct sim_vcpu *vcpu, uint64_t gpa,
         if (!sim_find_slot(vm, gpa) || !sim_find_slot(vm, gpa)->gmem) {
             return memory_fault_exit(vcpu, gpa, true);
         }
-        return racing_fault(vcpu, gpa);
+        return racing_fault(vcpu, gpa, err);
     }
     r = sim_mmu_map_private(vm, gpa, false);
     switch (r) {
@@ -321,6 +352,41 @@ static enum guest_result private_fault(struct sim_vcpu *vcpu, uint64_t gpa,
     }
 }
 
+/*
+ * A private access to a page mapped but not accepted (PENDING): with
+ * SEPT_VE_DISABLE (QEMU's default attributes, the only attribute Linux 7.2
+ * supports) the TDX module gives the host a "pending" EPT violation and
+ * Linux 7.2 tdx_handle_ept_violation() warns "Guest access before accepting",
+ * calls kvm_vm_dead() and returns -EIO from KVM_RUN.  Without
+ * SEPT_VE_DISABLE the guest would get a #VE instead (Linux panics on it:
+ * "Unexpected EPT-violation on private memory"): a failed run either way.
+ */
+static enum guest_result access_before_accept(struct sim_vcpu *vcpu,
+                                              const struct trace_op *op,
+                                              uint64_t gpa, int *err)
+{
+    struct sim_vm *vm = vcpu->vm;
+
+    vm->stats.access_before_accept++;
+    if (vm->td_attributes & TDX_TD_ATTR_SEPT_VE_DISABLE) {
+        fprintf(stderr, "tdxsim: KVM: Guest access before accepting 0x%"
+                PRIx64 " on vCPU %lu (trace line %u): the VM is dead\n", gpa,
+                vcpu->vcpu_id, op->line);
+        sim_run_failed(vm, true, "vCPU %lu trace line %u: private access to "
+                       "GPA 0x%" PRIx64 " before accepting it: KVM killed the "
+                       "TD", vcpu->vcpu_id, op->line, gpa);
+        *err = EIO;
+        return GUEST_ERROR;
+    }
+    vm->stats.guest_panics++;
+    sim_run_failed(vm, false, "vCPU %lu trace line %u: private access to GPA "
+                   "0x%" PRIx64 " before accepting it: #VE, the guest panics",
+                   vcpu->vcpu_id, op->line, gpa);
+    mark_finished(vcpu);
+    vcpu->pc = vcpu->nr_ops;
+    return GUEST_BLOCK;
+}
+
 static enum guest_result guest_access(struct sim_vcpu *vcpu,
                                       const struct trace_op *op, int *err)
 {
@@ -329,9 +395,9 @@ static enum guest_result guest_access(struct sim_vcpu *vcpu,
     struct tdx_sept_leaf_info info;
     enum guest_result res;
 
-    if (too_many_repeats(vcpu, op, "access")) {
-        advance(vcpu);
-        return GUEST_CONTINUE;
+    if (too_many_repeats(vcpu)) {
+        return livelock(vcpu, op, err, "%s access to GPA 0x%" PRIx64,
+                        op->private ? "private" : "shared", gpa);
     }
     if (!op->private) {
         if (sim_gfn_private(vm, gpa >> 12)) {
@@ -342,13 +408,14 @@ static enum guest_result guest_access(struct sim_vcpu *vcpu,
         return GUEST_CONTINUE;
     }
     if (sim_gfn_private(vm, gpa >> 12) && tdx_td_lookup(vm->td, gpa, &info)) {
-        advance(vcpu);      /* already mapped: no EPT violation */
+        if (info.state == SEPT_PENDING) {
+            return access_before_accept(vcpu, op, gpa, err);
+        }
+        advance(vcpu);      /* accepted: no EPT violation */
         return GUEST_CONTINUE;
     }
     res = private_fault(vcpu, gpa, err);
-    if (res == GUEST_CONTINUE && tdx_td_lookup(vm->td, gpa, &info)) {
-        advance(vcpu);
-    }
+    /* Mapped now (PENDING, if by a lazy fault): the access is retried. */
     return res;
 }
 
@@ -363,6 +430,64 @@ static int accept_top_level(uint64_t gpa, uint64_t end)
         }
     }
     return TDX_LEVEL_4K;
+}
+
+/*
+ * The EPT violation of an ACCEPT (the module exits to the host with the
+ * accept level): a 4K ACCEPT inside a *pending* 2M leaf makes KVM split the
+ * leaf (side-table mode, as KVM's TDX huge-page support does); anything
+ * else is KVM's private fault (lazy AUG, implicit conversion exit, ...).
+ * The guest then re-executes the same TDCALL.
+ */
+static enum guest_result accept_violation(struct sim_vcpu *vcpu,
+                                          uint64_t gpa, int *err)
+{
+    struct sim_vm *vm = vcpu->vm;
+    struct tdx_sept_leaf_info info;
+
+    if (vcpu->acc_level == TDX_LEVEL_4K && vm->sept.enabled &&
+        tdx_td_lookup(vm->td, gpa, &info) && info.level == TDX_LEVEL_2M &&
+        info.state == SEPT_PENDING) {
+        /* The TD exit: this vCPU is out of the guest while KVM works. */
+        tdx_vp_exit(vm->td, vcpu->vp);
+        if (sim_sept_accept_split(vm, gpa) == -EIO) {
+            *err = EIO;
+            return GUEST_ERROR;
+        }
+        return GUEST_CONTINUE;
+    }
+    return private_fault(vcpu, gpa, err);
+}
+
+/*
+ * Linux 7.2 tdx_accept_memory() / try_accept_one()
+ * (arch/x86/coco/tdx/tdx-shared.c): for each address, 1G if aligned and
+ * long enough, else or on any non-zero status 2M, then 4K; a non-zero status
+ * at 4K -- PAGE_ALREADY_ACCEPTED and BUSY included -- fails the accept, and
+ * Linux panics ("TDX: Failed to accept memory", arch_accept_memory()) or
+ * fails the conversion.  An EPT violation is not a status: the host
+ * resolves it and the guest re-executes the TDCALL.
+ */
+static enum guest_result accept_failed(struct sim_vcpu *vcpu,
+                                       const struct trace_op *op,
+                                       uint64_t gpa, tdx_status_t st)
+{
+    struct sim_vm *vm = vcpu->vm;
+
+    vm->stats.guest_panics++;
+    vm->stats.expect_failures++;
+    fprintf(stderr, "tdxsim: TRACE: vCPU %lu line %u: TDG.MEM.PAGE.ACCEPT "
+            "0x%" PRIx64 " 4K failed: %s (0x%016" PRIx64 "); Linux's "
+            "tdx_accept_memory() fails and the guest panics\n",
+            vcpu->vcpu_id, op->line, gpa, tdx_status_name(st), st);
+    sim_run_failed(vm, false, "vCPU %lu trace line %u: ACCEPT of GPA 0x%"
+                   PRIx64 " failed (%s): the guest panics", vcpu->vcpu_id,
+                   op->line, gpa, tdx_status_name(st));
+    /* A panicked guest does nothing more. */
+    vcpu->acc_active = false;
+    mark_finished(vcpu);
+    vcpu->pc = vcpu->nr_ops;
+    return GUEST_BLOCK;
 }
 
 static enum guest_result guest_accept(struct sim_vcpu *vcpu,
@@ -387,7 +512,7 @@ static enum guest_result guest_accept(struct sim_vcpu *vcpu,
         }
         st = tdg_mem_page_accept(vm->td, vcpu->vp, gpa, vcpu->acc_level);
         vm->stats.accept_calls++;
-        if (st == TDX_SUCCESS || st == TDX_PAGE_ALREADY_ACCEPTED) {
+        if (st == TDX_SUCCESS) {
             if (vcpu->acc_level == TDX_LEVEL_2M) {
                 vm->stats.accept_2m++;
             } else if (vcpu->acc_level == TDX_LEVEL_4K) {
@@ -398,70 +523,51 @@ static enum guest_result guest_accept(struct sim_vcpu *vcpu,
             vcpu->repeats = 0;
             continue;
         }
-        if (st == TDX_PAGE_SIZE_MISMATCH && vcpu->acc_level > TDX_LEVEL_4K) {
+        if (st == TDX_EPT_ENTRY_NOT_PRESENT) {
+            /* EPT violation: TD exit, KVM resolves it, the guest retries. */
+            if (too_many_repeats(vcpu)) {
+                return livelock(vcpu, op, err, "ACCEPT of GPA 0x%" PRIx64
+                                " at level %d (EPT violation never resolved)",
+                                gpa, vcpu->acc_level);
+            }
+            return accept_violation(vcpu, gpa, err);
+        }
+        if (TDX_STATUS_CLASS(st) == TDX_OPERAND_BUSY_HOST_PRIORITY ||
+            TDX_STATUS_IS_BUSY(st)) {
+            vm->stats.accept_busy_retries++;
+        }
+        /* Any other status: try_accept_one() returns 0. */
+        if (vcpu->acc_level > TDX_LEVEL_4K) {
             vcpu->acc_level--;
             continue;
         }
-        if (st == TDX_PAGE_SIZE_MISMATCH && vm->sept.enabled) {
-            /*
-             * A 4K ACCEPT inside a 2M leaf: an EPT violation carrying the
-             * accept level; KVM splits the leaf (BLOCK, TRACK, DEMOTE) and
-             * the guest retries, as KVM's TDX huge-page support does.
-             */
-            if (too_many_repeats(vcpu, op, "accept inside a 2M leaf")) {
-                goto give_up;
-            }
-            /* The TD exit: this vCPU is out of the guest while KVM works. */
-            tdx_vp_exit(vm->td, vcpu->vp);
-            if (sim_sept_accept_split(vm, gpa) == -EIO) {
-                *err = EIO;
-                return GUEST_ERROR;
-            }
-            return GUEST_CONTINUE;
-        }
-        if (st == TDX_OPERAND_BUSY_HOST_PRIORITY) {
-            vm->stats.accept_busy_retries++;
-            if (too_many_repeats(vcpu, op, "accept (host priority busy)")) {
-                goto give_up;
-            }
-            return GUEST_CONTINUE;
-        }
-        if (st == TDX_EPT_ENTRY_NOT_PRESENT) {
-            /* EPT violation: TD exit, KVM faults the page in at 4K. */
-            enum guest_result res;
-
-            if (too_many_repeats(vcpu, op, "accept EPT violation")) {
-                goto give_up;
-            }
-            res = private_fault(vcpu, gpa, err);
-            return res;
-        }
-        fprintf(stderr, "tdxsim: TRACE: vCPU %lu line %u: TDG.MEM.PAGE.ACCEPT "
-                "0x%" PRIx64 " level %d failed: %s; guest gives up\n",
-                vcpu->vcpu_id, op->line, gpa, vcpu->acc_level,
-                tdx_status_name(st));
-        vm->stats.expect_failures++;
-        goto give_up;
+        return accept_failed(vcpu, op, gpa, st);
     }
     return GUEST_CONTINUE;          /* step budget used up, more to do */
-
-give_up:
-    vcpu->acc_active = false;
-    advance(vcpu);
-    return GUEST_CONTINUE;
 }
 
 /* ---- the step ---- */
+
+/*
+ * KVM_RUN's complete_userspace_io: finish the exit userspace answered, before
+ * KVM_RUN looks at immediate_exit (Linux 7.2 kvm_arch_vcpu_ioctl_run()).
+ * GUEST_CONTINUE: go on into the guest; GUEST_EXIT: KVM_RUN returns 0 with
+ * the next exit (the next MapGPA chunk); GUEST_ERROR: KVM_RUN fails.
+ */
+enum guest_result guest_complete(struct sim_vcpu *vcpu, int *err)
+{
+    if (vcpu->compl == SIM_COMPL_MAPGPA) {
+        vcpu->compl = SIM_COMPL_NONE;
+        return mapgpa_complete_exit(vcpu, err);
+    }
+    return GUEST_CONTINUE;
+}
 
 enum guest_result guest_step(struct sim_vcpu *vcpu, int *err)
 {
     struct sim_vm *vm = vcpu->vm;
     const struct trace_op *op;
 
-    if (vcpu->compl == SIM_COMPL_MAPGPA) {
-        vcpu->compl = SIM_COMPL_NONE;
-        return mapgpa_complete_exit(vcpu);
-    }
     if (vcpu->pc >= vcpu->nr_ops) {
         mark_finished(vcpu);
         return GUEST_BLOCK;     /* halted */

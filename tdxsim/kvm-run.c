@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * tdxsim: KVM_RUN for a TD vCPU.  Honours immediate_exit (QEMU's kick),
+ * tdxsim: KVM_RUN for a TD vCPU.  Completes the exit userspace answered
+ * (MapGPA), then honours immediate_exit (QEMU's kick),
  * enters the TD (TDH.VP.ENTER) for each guest step, turns the scripted
  * guest's steps into exits (HYPERCALL, MEMORY_FAULT, SYSTEM_EVENT) and
  * blocks interruptibly while the guest has nothing to do (HLT).
@@ -39,6 +40,7 @@ int sim_vcpu_run(struct sim_vcpu *vcpu)
 {
     struct sim_vm *vm = vcpu->vm;
     struct kvm_run *run = vcpu->run;
+    bool first = true;
     int steps = 0;
 
     if (vm->type != KVM_X86_TDX_VM) {
@@ -51,19 +53,43 @@ int sim_vcpu_run(struct sim_vcpu *vcpu)
         tdx_status_t st;
         int err = 0;
 
+        if (vm->bugged) {
+            /* kvm_vm_dead() while we ran: KVM_REQ_VM_DEAD, -EIO. */
+            pthread_mutex_unlock(&vm->lock);
+            return -EIO;
+        }
         if (vm->destroyed || vm->sept.torn_down) {
             /* KVM_TDX_SEPT_TEARDOWN: the TD cannot run any more. */
             pthread_mutex_unlock(&vm->lock);
             return -EIO;
         }
-        if (vm->tdx_state != SIM_TDX_RUNNABLE || !vcpu->tdx_initialized) {
-            pthread_mutex_unlock(&vm->lock);
-            return -EINVAL;     /* tdx_vcpu_pre_run() */
+        if (first) {
+            /*
+             * kvm_arch_vcpu_ioctl_run(): complete_userspace_io first (the
+             * MapGPA hypercall.ret), then immediate_exit, then
+             * tdx_vcpu_pre_run().
+             */
+            first = false;
+            switch (guest_complete(vcpu, &err)) {
+            case GUEST_EXIT:
+                sim_count(vm->stats.exits, exit_name(run->exit_reason));
+                pthread_mutex_unlock(&vm->lock);
+                return 0;
+            case GUEST_ERROR:
+                pthread_mutex_unlock(&vm->lock);
+                return -err;
+            default:
+                break;
+            }
         }
         if (__atomic_load_n(&run->immediate_exit, __ATOMIC_ACQUIRE)) {
             int r = exit_intr(vcpu);
             pthread_mutex_unlock(&vm->lock);
             return r;
+        }
+        if (vm->tdx_state != SIM_TDX_RUNNABLE || !vcpu->tdx_initialized) {
+            pthread_mutex_unlock(&vm->lock);
+            return -EINVAL;     /* tdx_vcpu_pre_run() */
         }
         if (vcpu->conv_size) {
             /* Re-entry after a conversion exit: S-EPT == attributes. */

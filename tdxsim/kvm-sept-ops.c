@@ -274,12 +274,23 @@ static int block(struct sim_vm *vm, uint64_t gpa, int level, tdx_status_t *hw)
     return 0;
 }
 
-static void page_left_td(struct sim_vm *vm, tdx_pfn_t pfn)
+/*
+ * A page left the TD: TDH.PHYMEM.PAGE.WBINVD flushes one 4 KiB page (module
+ * 1.5 tdh_phymem_page_wbinvd() takes a 4K HPA; Linux 7.2
+ * tdx_sept_remove_leaf_spte() issues one per removed 4K page), so a 2M leaf
+ * takes 512 of them.
+ */
+static void page_left_td(struct sim_vm *vm, tdx_pfn_t pfn, int level)
 {
-    tdx_status_t err = SC(vm, tdh_phymem_page_wbinvd(sim.mod, pfn));
+    uint64_t n = level == TDX_LEVEL_2M ? BLOCK_PAGES : 1;
 
-    if (err) {
-        sim_seamcall_failed(vm, "TDH.PHYMEM.PAGE.WBINVD", 0, err);
+    for (uint64_t i = 0; i < n; i++) {
+        tdx_status_t err = SC(vm, tdh_phymem_page_wbinvd(sim.mod, pfn + i));
+
+        if (err) {
+            sim_seamcall_failed(vm, "TDH.PHYMEM.PAGE.WBINVD", 0, err);
+            return;
+        }
     }
 }
 
@@ -387,7 +398,7 @@ int sim_sept_remove_batch(struct sim_vm *vm, const uint64_t *leaves,
             }
             return failed(vm, "TDH.MEM.PAGE.REMOVE", gpa, err, hw);
         }
-        page_left_td(vm, pfn);
+        page_left_td(vm, pfn, level);
         entry_changed(vm, level, gpa, -1);
         vm->stats.zapped_leaves++;
         *removed = i + 1;
@@ -480,7 +491,7 @@ int sim_sept_prune(struct sim_vm *vm, tdx_status_t *hw)
                 }
                 return failed(vm, "TDH.MEM.SEPT.REMOVE", e->gpa, err, hw);
             }
-            page_left_td(vm, pfn);
+            page_left_td(vm, pfn, TDX_LEVEL_4K);
             sim_free_ctl_pfn(pfn);
             table_del(vm, e->tl, e->gpa);
             vm->sept.sept_removed++;
@@ -598,7 +609,7 @@ int sim_sept_try_promote(struct sim_vm *vm, uint64_t gpa2m, tdx_status_t *hw)
         err = SC(vm, tdh_mem_page_promote(vm->td, gpa2m, TDX_LEVEL_2M, &pfn));
     } while (err && busy_again(vm, err, &tries));
     if (err == TDX_SUCCESS) {
-        page_left_td(vm, pfn);
+        page_left_td(vm, pfn, TDX_LEVEL_4K);
         sim_free_ctl_pfn(pfn);
         table_del(vm, TDX_LEVEL_4K, gpa2m);
         candidate_drop(vm, gpa2m);

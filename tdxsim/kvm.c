@@ -353,6 +353,24 @@ void sim_fini(void)
             sim_report_write(vm);
         }
     }
+    /*
+     * A run that failed (run failure, trace expectation not met, invariant
+     * violation, leak) does not exit 0, whatever QEMU's own status.
+     */
+    for (unsigned i = 0; i < sim.vms->len; i++) {
+        struct sim_vm *vm = sim.vms->pdata[i];
+
+        if (vm->type == KVM_X86_TDX_VM && sim_run_bad(vm)) {
+            fprintf(stderr, "tdxsim: the run failed (%" PRIu64 " run failures, "
+                    "%" PRIu64 " trace expectations not met, %" PRIu64
+                    " invariant violations, %" PRIu64 " leaked pages); exit "
+                    "status %d\n", vm->stats.run_failures,
+                    vm->stats.expect_failures,
+                    vm->stats.invariant_violations, vm->leaks,
+                    SIM_EXIT_RUN_FAILED);
+            _exit(SIM_EXIT_RUN_FAILED);
+        }
+    }
 }
 
 /* ---- dispatch ---- */

@@ -37,6 +37,8 @@
 #define SIM_NR_TDCX         5           /* TDVPS pages besides the TDVPR */
 #define SIM_GSI_COUNT       1024        /* KVM_CAP_IRQ_ROUTING */
 #define SIM_PAGE_SIZE       4096ULL
+/* TD attributes (TDX module ABI). */
+#define TDX_TD_ATTR_SEPT_VE_DISABLE (1ULL << 28)
 
 enum sim_obj_kind {
     SIM_OBJ_SYSTEM,
@@ -131,6 +133,10 @@ struct sim_stats {
     uint64_t mapgpa_gave_up;    /* guest gave up after RETRYs */
     uint64_t mapgpa_chunks;
     uint64_t expect_failures;   /* trace expectations not met */
+    uint64_t run_failures;      /* sim_run_failed(): the run cannot pass */
+    uint64_t livelocks;         /* operations that never made progress */
+    uint64_t guest_panics;      /* the Linux guest would panic (accept) */
+    uint64_t access_before_accept; /* KVM killed the TD (SEPT_VE_DISABLE) */
     uint64_t trace_ops;
     uint64_t to_private, to_private_pages;
     uint64_t to_shared, to_shared_pages;
@@ -210,7 +216,8 @@ struct sim_vm {
     unsigned long type;
     int refs;                   /* vm fd + vcpu fds + guest_memfds */
     bool destroyed;
-    bool bugged;                /* KVM_BUG_ON hit: every ioctl fails -EIO */
+    bool bugged;                /* KVM_BUG_ON or kvm_vm_dead(): every ioctl
+                                   fails -EIO */
 
     uint64_t hypercall_exit_mask;   /* KVM_CAP_EXIT_HYPERCALL */
     bool split_irqchip;
@@ -306,6 +313,10 @@ int sim_get_device_attr(struct kvm_device_attr *attr);
 int sim_enable_cap(struct sim_vm *vm, struct kvm_enable_cap *cap);
 /* TDX view: configurable CPUID list, supported attributes and XFAM. */
 int sim_tdx_fill_caps(struct kvm_tdx_capabilities *caps);
+unsigned sim_tdx_nr_cpuid_config(void);
+/* The configurable CPUID entry (function, index) as CAPABILITIES reports. */
+bool sim_tdx_cpuid_config(uint32_t function, uint32_t index,
+                          struct kvm_cpuid_entry2 *out);
 void sim_tdx_vcpu_cpuid(struct sim_vm *vm, struct kvm_cpuid2 *out,
                         uint32_t max);
 unsigned sim_host_phys_bits(void);
@@ -324,6 +335,17 @@ int sim_set_memory_attributes(struct sim_vm *vm,
  */
 int sim_gmem_fallocate(int fd, int mode, uint64_t offset, uint64_t len);
 bool sim_is_gmem_fd(int fd);
+/*
+ * mmap() of a guest_memfd: 0 if kvm_gmem_mmap() would map it (created with
+ * GUEST_MEMFD_FLAG_MMAP, MAP_SHARED), else -errno.  A TD's guest_memfd is
+ * never INIT_SHARED, so every access to such a mapping is SIGBUS
+ * (kvm_gmem_fault_user_mapping()).  read()/write() fail -EINVAL and
+ * pread()/pwrite() -ESPIPE: the file has no read/write operations.
+ */
+int sim_gmem_mmap_check(int fd, int flags);
+/* The model's own write into a guest_memfd (INIT_MEM_REGION's copy). */
+ssize_t sim_gmem_pwrite(struct sim_gmem *g, const void *buf, size_t len,
+                        uint64_t off);
 bool sim_gfn_private(struct sim_vm *vm, uint64_t gfn);
 bool sim_range_private(struct sim_vm *vm, uint64_t gpa, uint64_t size);
 struct sim_slot *sim_find_slot(struct sim_vm *vm, uint64_t gpa);
@@ -417,10 +439,26 @@ enum guest_result {
 };
 void guest_vm_setup(struct sim_vm *vm);
 void guest_vcpu_setup(struct sim_vcpu *vcpu);
+/* complete_userspace_io (before immediate_exit is looked at). */
+enum guest_result guest_complete(struct sim_vcpu *vcpu, int *err);
 enum guest_result guest_step(struct sim_vcpu *vcpu, int *err);
 
 /* check.c: invariants after every S-EPT or attribute change. */
 void sim_violation(struct sim_vm *vm, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+/*
+ * The run has failed in a way that, on real hardware, leaves a TD that
+ * never finishes (a livelock, a panicked guest, a dead VM): counted in
+ * trace.run_failures, printed as "tdxsim: RUN FAILED:", the report written
+ * now, and the process made to exit with status SIM_EXIT_RUN_FAILED after
+ * TDXSIM_FAIL_EXIT_MS (default 2000; 0 = never, QEMU stays as it is), so
+ * that no test waits for a TD that cannot end.  kill: also kill the VM
+ * (kvm_vm_dead(): every later VM/vCPU ioctl fails -EIO).
+ */
+#define SIM_EXIT_RUN_FAILED 3
+void sim_run_failed(struct sim_vm *vm, bool kill, const char *fmt, ...)
+    G_GNUC_PRINTF(3, 4);
+/* True if the run must not count as passed (exit status at process exit). */
+bool sim_run_bad(const struct sim_vm *vm);
 void sim_check_range(struct sim_vm *vm, uint64_t gpa, uint64_t size);
 void sim_check_full(struct sim_vm *vm);
 /*

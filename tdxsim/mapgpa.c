@@ -4,6 +4,7 @@
  * tdx_map_gpa(), __tdx_map_gpa() and tdx_complete_vmcall_map_gpa() do,
  * plus the Linux guest's retry rule.  Pure functions.
  */
+#include <errno.h>
 #include "mapgpa.h"
 
 uint64_t mapgpa_check(uint64_t gpa, uint64_t size, unsigned maxphyaddr,
@@ -39,8 +40,16 @@ struct mapgpa_chunk mapgpa_next_chunk(uint64_t next, uint64_t end,
 enum mapgpa_step mapgpa_complete(uint64_t *next, uint64_t end,
                                  uint64_t user_ret, bool irq_pending)
 {
-    if (user_ret) {
+    /* Linux 7.2 arch/x86/kvm/vmx/tdx.c: tdx_complete_vmcall_map_gpa() */
+    switch (user_ret) {
+    case 0:
+        break;
+    case EAGAIN:
+        return MAPGPA_STEP_RETRY;
+    case EINVAL:
         return MAPGPA_STEP_ERROR;
+    default:
+        return MAPGPA_STEP_BAD_RET;
     }
     *next += MAPGPA_MAX_CHUNK;
     if (*next >= end) {

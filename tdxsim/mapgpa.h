@@ -50,13 +50,18 @@ struct mapgpa_chunk mapgpa_next_chunk(uint64_t next, uint64_t end,
  *   MAPGPA_STEP_DONE      whole range done, guest sees SUCCESS
  *   MAPGPA_STEP_CONTINUE  issue the next chunk
  *   MAPGPA_STEP_RETRY     interrupt pending: guest sees RETRY, R11 = *next
- *   MAPGPA_STEP_ERROR     userspace failed: INVALID_OPERAND, R11 = *next
+ *   MAPGPA_STEP_ERROR     userspace wrote EINVAL: INVALID_OPERAND, R11 = *next
+ *   MAPGPA_STEP_BAD_RET   userspace wrote anything but 0, EINVAL or EAGAIN:
+ *                         KVM_RUN fails -EINVAL (Linux 7.2 x86.h
+ *                         kvm_is_valid_map_gpa_range_ret())
+ * (EAGAIN gives the guest RETRY, R11 = *next, like a pending interrupt.)
  */
 enum mapgpa_step {
     MAPGPA_STEP_DONE,
     MAPGPA_STEP_CONTINUE,
     MAPGPA_STEP_RETRY,
     MAPGPA_STEP_ERROR,
+    MAPGPA_STEP_BAD_RET,
 };
 enum mapgpa_step mapgpa_complete(uint64_t *next, uint64_t end,
                                  uint64_t user_ret, bool irq_pending);

@@ -245,6 +245,10 @@ static char *render(struct sim_vm *vm)
     json_kv_string(&w, "path", trace ? trace : "(built-in)");
     json_kv_uint(&w, "ops_executed", s->trace_ops);
     json_kv_uint(&w, "expect_failures", s->expect_failures);
+    json_kv_uint(&w, "run_failures", s->run_failures);
+    json_kv_uint(&w, "livelocks", s->livelocks);
+    json_kv_uint(&w, "guest_panics", s->guest_panics);
+    json_kv_uint(&w, "access_before_accept", s->access_before_accept);
     json_end_object(&w);
 
     json_key(&w, "inject");
@@ -282,6 +286,8 @@ static char *render(struct sim_vm *vm)
     side_table_object(&w, vm);
 
     json_kv_uint(&w, "invariant_violations", s->invariant_violations);
+    json_key(&w, "vm_dead");
+    json_bool(&w, vm->bugged);
     json_kv_uint(&w, "leaks", vm->leaks);
     json_kv_uint(&w, "estimated_ns", tdxmod_estimated_ns(sim.mod));
     json_end_object(&w);

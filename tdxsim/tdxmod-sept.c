@@ -17,14 +17,20 @@
  * then block/track, then the host page (OPERAND_INVALID | R8).
  *
  * Entry-state errors (tdx-facts.md names the rule, not always the code):
- *  - entry must be FREE but is not:          EPT_ENTRY_NOT_FREE | RCX
+ *  - PAGE.ADD, SEPT.ADD, PAGE.AUG on an entry that is not FREE, PROMOTE
+ *    on an entry that is not a non-leaf:    EPT_ENTRY_STATE_INCORRECT | RCX
+ *    (module 1.5 tdh_mem_page_add.c, tdh_mem_sept_add.c, tdh_mem_page_aug.c,
+ *    tdh_mem_page_promote.c: !sept_state_is_seamcall_leaf_allowed())
  *  - entry must be present but is FREE:      EPT_ENTRY_FREE | RCX
  *  - leaf required, non-leaf found:          EPT_ENTRY_NOT_LEAF | RCX
- *  - non-leaf required, leaf found:          EPT_ENTRY_LEAF | RCX
+ *  - non-leaf required, leaf found (SEPT.REMOVE): EPT_ENTRY_LEAF | RCX
  *  - BLOCK on a blocked entry:               GPA_RANGE_ALREADY_BLOCKED | RCX
  *  - blocked entry required:                 GPA_RANGE_NOT_BLOCKED | RCX
  *  - block epoch not tracked yet:            TLB_TRACKING_NOT_DONE | RCX
  * The module reports all of these with operand id RCX (the GPA operand).
+ * An entry whose host lock is held: OPERAND_BUSY | RCX (module 1.5
+ * sept_lock_acquire_host() returns TDX_OPERAND_BUSY, which every caller
+ * reports with api_error_with_operand_id(..., OPERAND_ID_RCX)).
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -183,7 +189,7 @@ static tdx_status_t sept_locate(struct tdx_td *td, enum tdx_leaf leaf,
         return TDX_EPT_WALK_FAILED | TDX_OPERAND_ID_RCX;
     }
     if (tdx_td_entry_locked(td, gpa, level)) {
-        return TDX_OPERAND_BUSY | TDX_OPERAND_ID_SEPT_ENTRY;
+        return TDX_OPERAND_BUSY | TDX_OPERAND_ID_RCX;
     }
     return TDX_SUCCESS;
 }
@@ -260,7 +266,7 @@ static tdx_status_t do_sept_add(struct tdx_td *td, uint64_t gpa, int level,
         return s;
     }
     if (w.e->state != SEPT_FREE) {
-        return TDX_EPT_ENTRY_NOT_FREE | TDX_OPERAND_ID_RCX;
+        return TDX_EPT_ENTRY_STATE_INCORRECT | TDX_OPERAND_ID_RCX;
     }
     if (!tdx_pamt_range_free(td->m, sept_pfn, TDX_LEVEL_4K)) {
         return TDX_OPERAND_INVALID | TDX_OPERAND_ID_R8;
@@ -296,7 +302,7 @@ static tdx_status_t map_leaf(struct tdx_td *td, enum tdx_leaf leaf,
         return s;
     }
     if (w.e->state != SEPT_FREE) {
-        return TDX_EPT_ENTRY_NOT_FREE | TDX_OPERAND_ID_RCX;
+        return TDX_EPT_ENTRY_STATE_INCORRECT | TDX_OPERAND_ID_RCX;
     }
     if ((pfn & (tdx_level_pages(level) - 1)) ||
         !tdx_pamt_range_free(td->m, pfn, level)) {
@@ -591,11 +597,9 @@ static tdx_status_t do_page_promote(struct tdx_td *td, uint64_t gpa, int level,
     if (s) {
         return s;
     }
-    if (w.e->state == SEPT_FREE) {
-        return TDX_EPT_ENTRY_FREE | TDX_OPERAND_ID_RCX;
-    }
+    /* Module 1.5 tdh_mem_page_promote(): only a non-leaf entry may merge. */
     if (!state_is_nl(w.e->state)) {
-        return TDX_EPT_ENTRY_LEAF | TDX_OPERAND_ID_RCX;
+        return TDX_EPT_ENTRY_STATE_INCORRECT | TDX_OPERAND_ID_RCX;
     }
     s = check_blocked_tracked(td, w.e);
     if (s) {
@@ -635,16 +639,22 @@ tdx_status_t tdh_mem_page_promote(struct tdx_td *td, uint64_t gpa,
 }
 
 /*
- * Guest TDG.MEM.PAGE.ACCEPT (tdx-facts.md): PENDING -> MAPPED (the module
- * zeroes the page).  Guest statuses carry no operand id.
- *  - MAPPED:                                    PAGE_ALREADY_ACCEPTED
- *  - FREE, blocked, NL_BLOCKED on the way, or
- *    the walk stops at a FREE entry:            EPT_ENTRY_NOT_PRESENT (the
- *                                               guest takes an EPT-violation
- *                                               exit to the host)
- *  - level mismatch: a smaller mapping exists (non-leaf entry at level) or
- *    an unblocked leaf of a larger size covers gpa: PAGE_SIZE_MISMATCH
- *  - the entry is locked by the host:           OPERAND_BUSY_HOST_PRIORITY
+ * Guest TDG.MEM.PAGE.ACCEPT, as module 1.5's tdg_mem_page_accept() and
+ * check_tdaccept_failure() (td_dispatcher/vm_exits/tdg_mem_page_accept.c):
+ *  - the walk stops above `level` at a guest-accessible leaf (MAPPED, e.g.
+ *    a 4K ACCEPT inside an accepted 2M leaf):   PAGE_ALREADY_ACCEPTED
+ *  - the walk stops above `level` at any other leaf (PENDING, blocked: a
+ *    4K ACCEPT inside a pending 2M leaf) or at a missing/blocked non-leaf:
+ *                                               EPT violation (TD exit)
+ *  - the entry at `level` is locked by the host: OPERAND_BUSY_HOST_PRIORITY
+ *  - a non-leaf entry at `level` (smaller pages mapped): PAGE_SIZE_MISMATCH
+ *  - a MAPPED leaf at `level`:                  PAGE_ALREADY_ACCEPTED
+ *  - FREE or blocked leaf at `level`:           EPT violation (TD exit)
+ *  - PENDING leaf at `level`: MAPPED (the module zeroes it), SUCCESS.
+ * ALREADY_ACCEPTED and SIZE_MISMATCH carry the level the walk ended at as
+ * operand id (api_error_with_operand_id(..., ept_level)), the busy status
+ * RCX; "EPT violation" is returned as TDX_EPT_ENTRY_NOT_PRESENT (the guest
+ * never sees it: the host gets an EPT-violation exit with the accept level).
  * Levels 0..2 are accepted: the Linux guest tries 1G first.  Only a
  * runnable TD runs guest code (LIFECYCLE_STATE_INCORRECT otherwise).
  * Tree-lock contention with a zero-step vCPU is for the caller to model
@@ -668,22 +678,22 @@ tdx_status_t tdg_mem_page_accept(struct tdx_td *td, int vcpu, uint64_t gpa,
         return TDX_OPERAND_INVALID | TDX_OPERAND_ID_RCX;
     }
     if (!sept_walk(td, gpa, level, true, &w)) {
-        if (state_is_leaf(w.e->state) && !state_is_blocked(w.e->state)) {
-            return TDX_PAGE_SIZE_MISMATCH;
+        if (w.e->state == SEPT_MAPPED) {
+            return TDX_PAGE_ALREADY_ACCEPTED | (uint64_t)w.level;
         }
         return TDX_EPT_ENTRY_NOT_PRESENT;
     }
     if (tdx_td_entry_locked(td, gpa, level)) {
-        return TDX_OPERAND_BUSY_HOST_PRIORITY;
+        return TDX_OPERAND_BUSY_HOST_PRIORITY | TDX_OPERAND_ID_RCX;
     }
     switch (w.e->state) {
     case SEPT_PENDING:
         w.e->state = SEPT_MAPPED;
         return TDX_SUCCESS;
     case SEPT_MAPPED:
-        return TDX_PAGE_ALREADY_ACCEPTED;
+        return TDX_PAGE_ALREADY_ACCEPTED | (uint64_t)level;
     case SEPT_NL_MAPPED:
-        return TDX_PAGE_SIZE_MISMATCH;
+        return TDX_PAGE_SIZE_MISMATCH | (uint64_t)level;
     default:
         return TDX_EPT_ENTRY_NOT_PRESENT;
     }

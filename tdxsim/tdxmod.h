@@ -278,10 +278,12 @@ tdx_status_t tdh_phymem_page_wbinvd(struct tdxmod *m, tdx_pfn_t pfn);
 
 /*
  * Guest: TDG.MEM.PAGE.ACCEPT at gpa (without shared bit) and level.
- * Returns TDX_SUCCESS (PENDING -> MAPPED), TDX_PAGE_ALREADY_ACCEPTED,
- * TDX_PAGE_SIZE_MISMATCH, TDX_OPERAND_BUSY_HOST_PRIORITY (entry locked by the
+ * Returns TDX_SUCCESS (PENDING -> MAPPED), TDX_PAGE_ALREADY_ACCEPTED | level
+ * (a MAPPED leaf at or above level), TDX_PAGE_SIZE_MISMATCH | level (smaller
+ * pages mapped), TDX_OPERAND_BUSY_HOST_PRIORITY | RCX (entry locked by the
  * host), or TDX_EPT_ENTRY_NOT_PRESENT meaning "EPT violation: the host gets
- * an exit" (entry FREE, blocked, or walk incomplete).
+ * an exit" (entry FREE or blocked, walk incomplete, or a PENDING leaf larger
+ * than level).  Compare with TDX_STATUS_CLASS().
  */
 tdx_status_t tdg_mem_page_accept(struct tdx_td *td, int vcpu, uint64_t gpa,
                                  enum tdx_level level);

@@ -157,6 +157,13 @@ static void td_new(Td *t, uint64_t size, uint64_t leaves)
     slot.guest_memfd = t->gmem_fd;
     g_assert_cmpint(sim_ioctl(t->vm_fd, KVM_SET_USER_MEMORY_REGION2, &slot),
                     ==, 0);
+    {
+        /* tdx_vcpu_create(): a TD vCPU needs a split irqchip. */
+        struct kvm_enable_cap split = { .cap = KVM_CAP_SPLIT_IRQCHIP,
+                                        .args[0] = 24 };
+
+        g_assert_cmpint(sim_ioctl(t->vm_fd, KVM_ENABLE_CAP, &split), ==, 0);
+    }
     t->vcpu_fd = sim_ioctl(t->vm_fd, KVM_CREATE_VCPU, (void *)0L);
     g_assert_cmpint(t->vcpu_fd, >=, 0);
     g_assert_cmpint(tdx_op(t->vcpu_fd, KVM_TDX_INIT_VCPU, 0, (void *)1L,
@@ -594,16 +601,20 @@ static gpointer late_map_thread(gpointer opaque)
 }
 
 /*
- * The guest's view: a private access racing a conversion waits for the
- * mapping; a private access to a shared page exits; a 4K ACCEPT inside a
- * 2M leaf splits it; the S-EPT agrees with the attributes at re-entry.
+ * The guest's view: an ACCEPT racing a conversion waits for the mapping; an
+ * ACCEPT of a shared page exits (implicit conversion); a 4K ACCEPT inside a
+ * *pending* 2M leaf splits it; the S-EPT agrees with the attributes at
+ * re-entry; accepted pages are then accessed.
  */
 static void test_guest(void)
 {
     static const char text[] =
         "vcpu 0\n"
-        "access private 0x100000\n"
+        "accept 0x100000 0x1000\n"
         "accept 0x300000 0x1000\n"
+        "accept 0x500000 0x1000\n"
+        "access private 0x100000\n"
+        "access private 0x300000\n"
         "access private 0x500000\n"
         "shutdown\n";
     g_autofree char *path = g_strdup("/tmp/tdxsim-test-sept-XXXXXX");
@@ -641,7 +652,7 @@ static void test_guest(void)
     g_assert_cmpuint(run->exit_reason, ==, KVM_EXIT_MEMORY_FAULT);
     g_assert_cmphex(run->memory_fault.gpa, ==, 0x500000);
     g_assert_cmpuint(t.vm->sept.racing_faults, >, 0);
-    g_assert_cmpuint(t.vm->sept.accept_splits, ==, 1);
+    g_assert_cmpuint(t.vm->sept.accept_splits, ==, 2);
     /* QEMU's implicit conversion, then re-entry (checked) and shutdown. */
     g_assert_cmpint(set_attrs(&t, 0x500000, 4096, true), ==, 0);
     g_assert_cmpint(map(&t, 0x500000, 4096), ==, 0);
@@ -660,6 +671,7 @@ static void test_guest(void)
 int main(int argc, char **argv)
 {
     g_setenv("TDXSIM_CHECK_EVERY", "1", TRUE);
+    g_setenv("TDXSIM_FAIL_EXIT_MS", "0", TRUE);
     g_unsetenv("TDXSIM_TRACE");
     g_unsetenv("TDXSIM_INJECT");
     g_unsetenv("TDXSIM_REPORT");

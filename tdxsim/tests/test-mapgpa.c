@@ -3,6 +3,7 @@
  * tdxsim unit test: MapGPA checks, 2 MiB chunking, completion and the
  * Linux guest's retry rule (mapgpa.c).
  */
+#include <errno.h>
 #include <glib.h>
 #include "mapgpa.h"
 
@@ -67,9 +68,24 @@ static void test_complete(void)
 {
     uint64_t next = 0, end = 3 * MAPGPA_MAX_CHUNK;
 
-    g_assert_cmpint(mapgpa_complete(&next, end, 1, false), ==,
+    /*
+     * Linux 7.2 tdx_complete_vmcall_map_gpa(): EINVAL is INVALID_OPERAND,
+     * EAGAIN is RETRY, both with R11 = the failed chunk; anything else
+     * (a negative errno, a GHCI status) fails KVM_RUN.
+     */
+    g_assert_cmpint(mapgpa_complete(&next, end, EINVAL, false), ==,
                     MAPGPA_STEP_ERROR);
     g_assert_cmphex(next, ==, 0);       /* R11 = the failed chunk */
+    g_assert_cmpint(mapgpa_complete(&next, end, EAGAIN, false), ==,
+                    MAPGPA_STEP_RETRY);
+    g_assert_cmphex(next, ==, 0);
+    g_assert_cmpint(mapgpa_complete(&next, end, 1, false), ==,
+                    MAPGPA_STEP_BAD_RET);
+    g_assert_cmpint(mapgpa_complete(&next, end, (uint64_t)-EINVAL, false),
+                    ==, MAPGPA_STEP_BAD_RET);
+    g_assert_cmpint(mapgpa_complete(&next, end, 0x8000000000000000ULL,
+                                    false), ==, MAPGPA_STEP_BAD_RET);
+    g_assert_cmphex(next, ==, 0);
     g_assert_cmpint(mapgpa_complete(&next, end, 0, true), ==,
                     MAPGPA_STEP_RETRY);
     g_assert_cmphex(next, ==, MAPGPA_MAX_CHUNK);

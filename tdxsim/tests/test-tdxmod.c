@@ -86,7 +86,7 @@ static void map_tables(Fix *f, uint64_t gpa, int level)
         if (s == TDX_SUCCESS) {
             f->next_4k++;
         } else {
-            ASSERT_STATUS(s, TDX_EPT_ENTRY_NOT_FREE | RCX);
+            ASSERT_STATUS(s, TDX_EPT_ENTRY_STATE_INCORRECT | RCX);
         }
     }
 }
@@ -262,7 +262,7 @@ static void test_sept_add(void)
     g_assert_cmpint(tdxmod_page_type(f.m, p), ==, PT_SEPT);
     g_assert_cmpuint(tdx_td_sept_pages(f.td, TDX_LEVEL_1G), ==, 1);
     ASSERT_STATUS(tdh_mem_sept_add(f.td, 0, TDX_LEVEL_PML4, p + 1),
-                  TDX_EPT_ENTRY_NOT_FREE | RCX);
+                  TDX_EPT_ENTRY_STATE_INCORRECT | RCX);
     /* Operands: alignment, level range, shared bit, page ownership. */
     ASSERT_STATUS(tdh_mem_sept_add(f.td, SZ_4K, TDX_LEVEL_1G, p + 1),
                   TDX_OPERAND_INVALID | RCX);
@@ -309,7 +309,7 @@ static void test_aug(void)
 
     /* Entry must be FREE. */
     ASSERT_STATUS(tdh_mem_page_aug(f.td, g, TDX_LEVEL_4K, pfn_4k(&f)),
-                  TDX_EPT_ENTRY_NOT_FREE | RCX);
+                  TDX_EPT_ENTRY_STATE_INCORRECT | RCX);
     /* Operands. */
     ASSERT_STATUS(tdh_mem_page_aug(f.td, g + 0x800, TDX_LEVEL_4K, pfn_4k(&f)),
                   TDX_OPERAND_INVALID | RCX);
@@ -339,7 +339,7 @@ static void test_aug(void)
                   TDX_EPT_WALK_FAILED | RCX);
     /* A 2M AUG where the level-0 table exists. */
     ASSERT_STATUS(tdh_mem_page_aug(f.td, g, TDX_LEVEL_2M, pfn_2m(&f)),
-                  TDX_EPT_ENTRY_NOT_FREE | RCX);
+                  TDX_EPT_ENTRY_STATE_INCORRECT | RCX);
     /* Host pages: 2M must be aligned and entirely unowned. */
     ASSERT_STATUS(tdh_mem_page_aug(f.td, g + 5 * SZ_2M, TDX_LEVEL_2M,
                                    pfn_2m(&f) + 1),
@@ -373,7 +373,7 @@ static void test_build_time(void)
     ASSERT_OK(tdh_mem_page_add(f.td, g, p));
     g_assert_cmpint(leaf_state(&f, g), ==, SEPT_MAPPED);
     ASSERT_STATUS(tdh_mem_page_add(f.td, g, pfn_4k(&f)),
-                  TDX_EPT_ENTRY_NOT_FREE | RCX);
+                  TDX_EPT_ENTRY_STATE_INCORRECT | RCX);
     ASSERT_STATUS(tdh_mem_page_add(f.td, g + SZ_4K, p),
                   TDX_OPERAND_INVALID | R8);
     ASSERT_STATUS(tdh_mem_page_add(f.td, g + 0x10, pfn_4k(&f)),
@@ -587,7 +587,7 @@ static void test_unblock(void)
     ASSERT_OK(tdh_mem_range_unblock(f.td, g, TDX_LEVEL_2M));
     ASSERT_OK(tdh_vp_enter(f.td, f.vcpu));
     ASSERT_STATUS(tdg_mem_page_accept(f.td, f.vcpu, g, TDX_LEVEL_4K),
-                  TDX_PAGE_ALREADY_ACCEPTED);
+                  TDX_PAGE_ALREADY_ACCEPTED | TDX_LEVEL_4K);
     tdx_vp_exit(f.td, f.vcpu);
     g_assert_cmpuint(check(&f), ==, 0);
     fix_free(&f);
@@ -715,7 +715,7 @@ static void test_demote_promote(void)
     /* The 4K pages are accepted already: the MAPPED state carried over. */
     ASSERT_OK(tdh_vp_enter(f.td, f.vcpu));
     ASSERT_STATUS(tdg_mem_page_accept(f.td, f.vcpu, g + SZ_4K, TDX_LEVEL_4K),
-                  TDX_PAGE_ALREADY_ACCEPTED);
+                  TDX_PAGE_ALREADY_ACCEPTED | TDX_LEVEL_4K);
     tdx_vp_exit(f.td, f.vcpu);
 
     /* Back: block the non-leaf entry, track, promote. */
@@ -736,10 +736,11 @@ static void test_demote_promote(void)
     g_assert_cmpuint(tdx_td_sept_pages(f.td, TDX_LEVEL_4K), ==, 0);
     g_assert_cmpint(tdxmod_page_type(f.m, sp), ==, PT_NDA);
     g_assert_cmpuint(tdxmod_pages_owned(f.m), ==, owned);
+    /* Module 1.5 tdh_mem_page_promote(): only a non-leaf entry merges. */
     ASSERT_STATUS(tdh_mem_page_promote(f.td, g, TDX_LEVEL_2M, &out),
-                  TDX_EPT_ENTRY_LEAF | RCX);
+                  TDX_EPT_ENTRY_STATE_INCORRECT | RCX);
     ASSERT_STATUS(tdh_mem_page_promote(f.td, g + SZ_2M, TDX_LEVEL_2M, &out),
-                  TDX_EPT_ENTRY_FREE | RCX);
+                  TDX_EPT_ENTRY_STATE_INCORRECT | RCX);
     g_assert_cmpuint(check(&f), ==, 0);
     fix_free(&f);
 }
@@ -854,8 +855,9 @@ static void test_accept(void)
     ASSERT_OK(tdh_vp_enter(f.td, v));
     ASSERT_OK(tdg_mem_page_accept(f.td, v, g, TDX_LEVEL_4K));
     g_assert_cmpint(leaf_state(&f, g), ==, SEPT_MAPPED);
+    /* Module 1.5: ALREADY_ACCEPTED | the level the walk ended at. */
     ASSERT_STATUS(tdg_mem_page_accept(f.td, v, g, TDX_LEVEL_4K),
-                  TDX_PAGE_ALREADY_ACCEPTED);
+                  TDX_PAGE_ALREADY_ACCEPTED | TDX_LEVEL_4K);
     /* FREE entry, or no table on the way: EPT violation to the host. */
     ASSERT_STATUS(tdg_mem_page_accept(f.td, v, g + SZ_4K, TDX_LEVEL_4K),
                   TDX_EPT_ENTRY_NOT_PRESENT);
@@ -865,20 +867,24 @@ static void test_accept(void)
                   TDX_EPT_ENTRY_NOT_PRESENT);
     /* A 4K table exists under the 2M entry; 1G is never a leaf here. */
     ASSERT_STATUS(tdg_mem_page_accept(f.td, v, g, TDX_LEVEL_2M),
-                  TDX_PAGE_SIZE_MISMATCH);
+                  TDX_PAGE_SIZE_MISMATCH | TDX_LEVEL_2M);
     ASSERT_STATUS(tdg_mem_page_accept(f.td, v, g, TDX_LEVEL_1G),
-                  TDX_PAGE_SIZE_MISMATCH);
-    /* 4K inside a 2M leaf (pending or not). */
+                  TDX_PAGE_SIZE_MISMATCH | TDX_LEVEL_1G);
+    /*
+     * 4K inside a 2M leaf: a *pending* leaf is an EPT violation (the host
+     * may demote), an accepted one ALREADY_ACCEPTED | 2M
+     * (check_tdaccept_failure(), cases 1.1 and 1.2).
+     */
     aug_2m(&f, g + SZ_2M);
     ASSERT_STATUS(tdg_mem_page_accept(f.td, v, g + SZ_2M + SZ_4K,
                                       TDX_LEVEL_4K),
-                  TDX_PAGE_SIZE_MISMATCH);
+                  TDX_EPT_ENTRY_NOT_PRESENT);
     ASSERT_OK(tdg_mem_page_accept(f.td, v, g + SZ_2M, TDX_LEVEL_2M));
     ASSERT_STATUS(tdg_mem_page_accept(f.td, v, g + SZ_2M, TDX_LEVEL_2M),
-                  TDX_PAGE_ALREADY_ACCEPTED);
+                  TDX_PAGE_ALREADY_ACCEPTED | TDX_LEVEL_2M);
     ASSERT_STATUS(tdg_mem_page_accept(f.td, v, g + SZ_2M + SZ_4K,
                                       TDX_LEVEL_4K),
-                  TDX_PAGE_SIZE_MISMATCH);
+                  TDX_PAGE_ALREADY_ACCEPTED | TDX_LEVEL_2M);
     /* Blocked leaf: not present. */
     aug_4k(&f, g + 2 * SZ_4K);
     ASSERT_OK(tdh_mem_range_block(f.td, g + 2 * SZ_4K, TDX_LEVEL_4K));
@@ -888,7 +894,7 @@ static void test_accept(void)
     aug_4k(&f, g + 3 * SZ_4K);
     tdx_td_hold_entry_lock(f.td, g + 3 * SZ_4K, TDX_LEVEL_4K);
     ASSERT_STATUS(tdg_mem_page_accept(f.td, v, g + 3 * SZ_4K, TDX_LEVEL_4K),
-                  TDX_OPERAND_BUSY_HOST_PRIORITY);
+                  TDX_OPERAND_BUSY_HOST_PRIORITY | RCX);
     g_assert_cmpint(leaf_state(&f, g + 3 * SZ_4K), ==, SEPT_PENDING);
     tdx_td_release_entry_lock(f.td, g + 3 * SZ_4K, TDX_LEVEL_4K);
     ASSERT_OK(tdg_mem_page_accept(f.td, v, g + 3 * SZ_4K, TDX_LEVEL_4K));
@@ -964,8 +970,9 @@ static void test_entry_and_epoch_lock(void)
     fix_init(&f, 48);
     map_tables(&f, g, TDX_LEVEL_4K);
     tdx_td_hold_entry_lock(f.td, g, TDX_LEVEL_4K);
+    /* Module 1.5 sept_lock_acquire_host(): BUSY, reported with RCX. */
     ASSERT_STATUS(tdh_mem_page_aug(f.td, g, TDX_LEVEL_4K, 0x8000),
-                  TDX_OPERAND_BUSY | TDX_OPERAND_ID_SEPT_ENTRY);
+                  TDX_OPERAND_BUSY | RCX);
     /* Other entries, and the same GPA at another level, are not locked. */
     ASSERT_OK(tdh_mem_page_aug(f.td, g + SZ_4K, TDX_LEVEL_4K, 0x8001));
     ASSERT_OK(tdh_mem_range_block(f.td, g, TDX_LEVEL_2M));
@@ -1254,7 +1261,7 @@ static void test_counters_cost(void)
     ASSERT_OK(tdh_mem_page_aug(f.td, g, TDX_LEVEL_4K, pfn_4k(&f)));
     ASSERT_OK(tdh_mem_page_aug(f.td, g + SZ_4K, TDX_LEVEL_4K, pfn_4k(&f)));
     ASSERT_STATUS(tdh_mem_page_aug(f.td, g, TDX_LEVEL_4K, pfn_4k(&f)),
-                  TDX_EPT_ENTRY_NOT_FREE | RCX);     /* counted, costed */
+                  TDX_EPT_ENTRY_STATE_INCORRECT | RCX);     /* counted, costed */
     ASSERT_OK(tdh_mem_page_aug(f.td, g + SZ_2M, TDX_LEVEL_2M, pfn_2m(&f)));
     finalize(&f);
     ASSERT_OK(tdh_vp_enter(f.td, f.vcpu));
