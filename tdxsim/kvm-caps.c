@@ -15,9 +15,10 @@
 
 #define MAX_SUPPORTED_CPUID 256
 
-#define TDX_ATTR_SEPT_VE_DISABLE    (1ULL << 28)
-#define TDX_ATTR_PKS                (1ULL << 30)
-#define TDX_ATTR_PERFMON            (1ULL << 63)
+/* Linux 7.2 arch/x86/kvm/vmx/tdx.c */
+#define TDVMCALLINFO_SETUP_EVENT_NOTIFY_INTERRUPT (1ULL << 1)
+#define CPUID_7_0_EBX_TSX           ((1u << 4) | (1u << 11))   /* HLE, RTM */
+#define CPUID_7_0_ECX_WAITPKG       (1u << 5)
 /* XFAM bits a TD may use: x87/SSE/AVX, AVX-512, PT, PKRU, CET, ULI, LBR,
  * AMX. */
 #define TDX_XFAM_ALLOWED            0x6DBE7ULL
@@ -256,6 +257,14 @@ static unsigned tdx_config(struct kvm_cpuid_entry2 *out, unsigned max)
                             &e)) {
             continue;
         }
+        if (e.function == 0x7 && e.index == 0) {
+            /*
+             * Linux 7.2 tdx_clear_unsupported_cpuid(): KVM reports HLE,
+             * RTM and WAITPKG as not configurable.
+             */
+            e.ebx &= ~CPUID_7_0_EBX_TSX;
+            e.ecx &= ~CPUID_7_0_ECX_WAITPKG;
+        }
         if (e.function == 0x80000008) {
             e.eax = 0x00ff0000;
             e.ebx = e.ecx = e.edx = 0;
@@ -278,28 +287,52 @@ static unsigned tdx_config(struct kvm_cpuid_entry2 *out, unsigned max)
     return n;
 }
 
+unsigned sim_tdx_nr_cpuid_config(void)
+{
+    struct kvm_cpuid_entry2 tmp[64];
+
+    return tdx_config(tmp, G_N_ELEMENTS(tmp));
+}
+
+bool sim_tdx_cpuid_config(uint32_t function, uint32_t index,
+                          struct kvm_cpuid_entry2 *out)
+{
+    struct kvm_cpuid_entry2 tmp[64];
+    unsigned n = tdx_config(tmp, G_N_ELEMENTS(tmp));
+
+    for (unsigned i = 0; i < n; i++) {
+        if (tmp[i].function == function && tmp[i].index == index) {
+            *out = tmp[i];
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * KVM_TDX_CAPABILITIES as Linux 7.2 tdx_get_capabilities() and
+ * init_kvm_tdx_caps(): -E2BIG (nent not written back) when the user's
+ * cpuid.nent is below the module's number of configurable leaves;
+ * supported_attrs = KVM_SUPPORTED_TDX_TD_ATTRS (SEPT_VE_DISABLE only) within
+ * the module's fixed0/fixed1; supported_xfam = KVM's XCR0 | XSS within the
+ * module's fixed bits; user_tdvmcallinfo_1_r11 =
+ * TDVMCALLINFO_SETUP_EVENT_NOTIFY_INTERRUPT (bit 1), the other TDVMCALL info
+ * words 0.
+ */
 int sim_tdx_fill_caps(struct kvm_tdx_capabilities *caps)
 {
     struct kvm_cpuid_entry2 tmp[64];
     unsigned need = tdx_config(tmp, G_N_ELEMENTS(tmp));
-    uint32_t r[4];
 
     if (caps->cpuid.nent < need) {
-        caps->cpuid.nent = need;
         return -E2BIG;
     }
-    cpuid_raw(7, 0, r);
-    caps->supported_attrs = TDX_ATTR_SEPT_VE_DISABLE | TDX_ATTR_PERFMON |
-                            ((r[2] & (1u << 31)) ? TDX_ATTR_PKS : 0);
+    memset(caps, 0, sizeof(*caps));
+    caps->supported_attrs = TDX_TD_ATTR_SEPT_VE_DISABLE;
     caps->supported_xfam = (xcr0_supported() | xss_supported()) &
                            TDX_XFAM_ALLOWED;
-    caps->kernel_tdvmcallinfo_1_r11 = 0;
-    caps->user_tdvmcallinfo_1_r11 = 1;         /* GetQuote */
-    caps->kernel_tdvmcallinfo_1_r12 = 0;
-    caps->user_tdvmcallinfo_1_r12 = 0;
-    memset(caps->reserved, 0, sizeof(caps->reserved));
+    caps->user_tdvmcallinfo_1_r11 = TDVMCALLINFO_SETUP_EVENT_NOTIFY_INTERRUPT;
     caps->cpuid.nent = need;
-    caps->cpuid.padding = 0;
     memcpy(caps->cpuid.entries, tmp, need * sizeof(tmp[0]));
     return 0;
 }

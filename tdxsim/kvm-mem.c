@@ -10,6 +10,9 @@
 #include <fcntl.h>
 #include <string.h>
 #include <linux/falloc.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "kvm.h"
 
@@ -181,20 +184,25 @@ out:
     return ret;
 }
 
+/*
+ * Linux 7.2 kvm_gmem_create(): flags within kvm_gmem_get_supported_flags()
+ * (GUEST_MEMFD_FLAG_MMAP always; INIT_SHARED only for VMs without private
+ * memory, so never for a TD), size > 0 and page aligned; the reserved words
+ * are not checked.
+ */
 int sim_create_guest_memfd(struct sim_vm *vm, struct kvm_create_guest_memfd *a)
 {
+    uint64_t supported = GUEST_MEMFD_FLAG_MMAP |
+        (vm->type == KVM_X86_TDX_VM ? 0 : GUEST_MEMFD_FLAG_INIT_SHARED);
     struct sim_obj *o;
     struct sim_gmem *g;
     uint64_t pages;
 
-    if (!a->size || (a->size & 0xfff) || a->flags) {
-        /* TDX supports neither MMAP nor INIT_SHARED guest_memfd. */
+    if (a->flags & ~supported) {
         return -EINVAL;
     }
-    for (unsigned i = 0; i < G_N_ELEMENTS(a->reserved); i++) {
-        if (a->reserved[i]) {
-            return -EINVAL;
-        }
+    if ((int64_t)a->size <= 0 || (a->size & 0xfff)) {
+        return -EINVAL;
     }
     o = sim_new_obj(SIM_OBJ_GMEM, "tdxsim-guest-memfd", a->size);
     if (!o) {
@@ -277,25 +285,38 @@ bool sim_is_gmem_fd(int fd)
     return o && o->kind == SIM_OBJ_GMEM;
 }
 
+/*
+ * Linux 7.2 kvm_gmem_fallocate(): KEEP_SIZE is required and nothing but
+ * KEEP_SIZE | PUNCH_HOLE is allowed (-EOPNOTSUPP), offset and length page
+ * aligned (-EINVAL); an allocation must stay within the file
+ * (kvm_gmem_allocate(): -EINVAL), a hole punch need not.  (vfs_fallocate()
+ * refuses a negative offset or a length <= 0 first, -EINVAL.)
+ */
 int sim_gmem_fallocate(int fd, int mode, uint64_t offset, uint64_t len)
 {
     struct sim_obj *o = sim.fds[fd];
     struct sim_gmem *g = o->gmem;
     struct sim_vm *vm = g->vm;
 
+    if ((int64_t)offset < 0 || (int64_t)len <= 0) {
+        return -EINVAL;
+    }
+    if (!(mode & FALLOC_FL_KEEP_SIZE)) {
+        return -EOPNOTSUPP;
+    }
     if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)) {
         return -EOPNOTSUPP;
     }
-    if ((mode & FALLOC_FL_PUNCH_HOLE) && !(mode & FALLOC_FL_KEEP_SIZE)) {
-        return -EOPNOTSUPP;
-    }
-    if ((offset | len) & 0xfff || offset + len < offset ||
-        offset + len > g->size) {
+    if ((offset | len) & 0xfff) {
         return -EINVAL;
     }
     if (!(mode & FALLOC_FL_PUNCH_HOLE)) {
+        return offset + len > g->size || offset + len < offset ? -EINVAL : 0;
+    }
+    if (offset >= g->size) {
         return 0;
     }
+    len = MIN(len, g->size - offset);
     pthread_mutex_lock(&vm->lock);
     if (vm->sept.enabled && !vm->sept.torn_down &&
         sim_pin_count(g, offset, len)) {
@@ -321,4 +342,26 @@ int sim_gmem_fallocate(int fd, int mode, uint64_t offset, uint64_t len)
     vm->stats.gmem_punched_pages += len >> 12;
     pthread_mutex_unlock(&vm->lock);
     return 0;
+}
+
+int sim_gmem_mmap_check(int fd, int flags)
+{
+    struct sim_obj *o = sim.fds[fd];
+
+    /* Linux 7.2 kvm_gmem_mmap() */
+    if (!(o->gmem->flags & GUEST_MEMFD_FLAG_MMAP)) {
+        return -ENODEV;
+    }
+    if ((flags & MAP_TYPE) != MAP_SHARED &&
+        (flags & MAP_TYPE) != MAP_SHARED_VALIDATE) {
+        return -EINVAL;
+    }
+    return 0;
+}
+
+ssize_t sim_gmem_pwrite(struct sim_gmem *g, const void *buf, size_t len,
+                        uint64_t off)
+{
+    /* The model's own copy: straight to the backing memfd. */
+    return syscall(SYS_pwrite64, g->fd, buf, len, (off_t)off);
 }

@@ -20,59 +20,135 @@ static int tdx_caps(struct kvm_tdx_cmd *cmd)
 {
     struct kvm_tdx_capabilities *caps = (void *)(uintptr_t)cmd->data;
 
-    if (cmd->flags || !caps) {
+    if (cmd->flags) {
         return -EINVAL;
+    }
+    if (!caps) {
+        return -EFAULT;
     }
     return sim_tdx_fill_caps(caps);
 }
 
+/* kvm_find_cpuid_entry2(): the index matters only with SIGNIFCANT_INDEX. */
+static const struct kvm_cpuid_entry2 *find_entry2(const struct kvm_cpuid2 *c,
+                                                  uint32_t function,
+                                                  uint32_t index)
+{
+    for (unsigned i = 0; i < c->nent; i++) {
+        const struct kvm_cpuid_entry2 *e = &c->entries[i];
+
+        if (e->function == function &&
+            (!(e->flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX) ||
+             e->index == index)) {
+            return e;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * setup_tdparams_cpuids(): every entry must be one of the module's
+ * configurable leaves (no slot in TD_PARAMS otherwise) and must not ask for
+ * TSX or WAITPKG (tdx_unsupported_cpuid()).
+ */
+static int check_td_cpuid(const struct kvm_cpuid2 *c)
+{
+    unsigned n = sim_tdx_nr_cpuid_config(), copied = 0;
+    struct kvm_tdx_capabilities *conf =
+        g_malloc0(sizeof(*conf) + n * sizeof(struct kvm_cpuid_entry2));
+    int r = 0;
+
+    conf->cpuid.nent = n;
+    sim_tdx_fill_caps(conf);
+    for (unsigned i = 0; i < n; i++) {
+        const struct kvm_cpuid_entry2 *e =
+            find_entry2(c, conf->cpuid.entries[i].function,
+                        conf->cpuid.entries[i].index);
+
+        if (!e) {
+            continue;
+        }
+        if (e->function == 7 && e->index == 0 &&
+            ((e->ebx & ((1u << 4) | (1u << 11))) || (e->ecx & (1u << 5)))) {
+            r = -EINVAL;        /* TSX or WAITPKG */
+            break;
+        }
+        copied++;
+    }
+    g_free(conf);
+    if (!r && copied != c->nent) {
+        r = -EINVAL;
+    }
+    return r;
+}
+
+/*
+ * KVM_TDX_INIT_VM as Linux 7.2 tdx_td_init(), setup_tdparams(),
+ * setup_tdparams_eptp_controls() and setup_tdparams_cpuids(), in their
+ * order.  Only TDH.MNG.INIT's OPERAND_INVALID writes hw_error.
+ */
 static int tdx_init_vm(struct sim_vm *vm, struct kvm_tdx_cmd *cmd)
 {
     struct kvm_tdx_init_vm *init = (void *)(uintptr_t)cmd->data;
-    struct kvm_tdx_capabilities caps = { .cpuid.nent = 0 };
-    struct kvm_tdx_capabilities *full;
-    unsigned guest_pa = 48;
+    struct kvm_tdx_capabilities caps;
+    const struct kvm_cpuid_entry2 *e;
+    unsigned guest_pa;
     size_t csize;
+    int r;
 
-    if (cmd->flags || !init) {
+    if (vm->tdx_state != SIM_TDX_UNINIT) {
         return -EINVAL;
     }
-    if (vm->tdx_state != SIM_TDX_UNINIT || vm->nr_vcpus) {
+    if (cmd->flags) {
         return -EINVAL;
+    }
+    if (!init) {
+        return -EFAULT;
+    }
+    if (init->cpuid.nent > KVM_MAX_CPUID_ENTRIES_SIM) {
+        return -E2BIG;
     }
     for (unsigned i = 0; i < G_N_ELEMENTS(init->reserved); i++) {
         if (init->reserved[i]) {
             return -EINVAL;
         }
     }
-    if (init->cpuid.nent > KVM_MAX_CPUID_ENTRIES_SIM) {
-        return -E2BIG;
-    }
-    /* Attributes and XFAM must be within what KVM_TDX_CAPABILITIES said. */
-    sim_tdx_fill_caps(&caps);
-    full = g_malloc0(sizeof(*full) + caps.cpuid.nent *
-                     sizeof(struct kvm_cpuid_entry2));
-    full->cpuid.nent = caps.cpuid.nent;
-    sim_tdx_fill_caps(full);
-    if ((init->attributes & ~full->supported_attrs) ||
-        (init->xfam & ~full->supported_xfam)) {
-        g_free(full);
+    if (init->cpuid.padding) {
         return -EINVAL;
     }
-    g_free(full);
-
-    for (unsigned i = 0; i < init->cpuid.nent; i++) {
-        struct kvm_cpuid_entry2 *e = &init->cpuid.entries[i];
-        if (e->function == 0x80000008 && e->index == 0) {
-            unsigned g = (e->eax >> 16) & 0xff;
-            guest_pa = g ? g : (e->eax & 0xff);
-        }
+    /* setup_tdparams() */
+    if (vm->nr_vcpus) {
+        return -EBUSY;
     }
+    {
+        unsigned n = sim_tdx_nr_cpuid_config();
+        struct kvm_tdx_capabilities *full =
+            g_malloc0(sizeof(*full) + n * sizeof(struct kvm_cpuid_entry2));
+
+        full->cpuid.nent = n;
+        sim_tdx_fill_caps(full);
+        caps = *full;
+        g_free(full);
+    }
+    if ((init->attributes & ~caps.supported_attrs) ||
+        (init->xfam & ~caps.supported_xfam)) {
+        return -EINVAL;
+    }
+    /* setup_tdparams_eptp_controls(): GPAW from CPUID 0x80000008 EAX[23:16] */
+    e = find_entry2(&init->cpuid, 0x80000008, 0);
+    if (!e) {
+        return -EINVAL;
+    }
+    guest_pa = (e->eax >> 16) & 0xff;
     if (guest_pa != 48 && guest_pa != 52) {
         return -EINVAL;
     }
     if (guest_pa == 52 && sim_host_phys_bits() <= 48) {
         return -EINVAL;     /* no 5-level EPT on this host */
+    }
+    r = check_td_cpuid(&init->cpuid);
+    if (r) {
+        return r;
     }
 
     vm->tdr_pfn = sim_alloc_ctl_pfn();
@@ -109,23 +185,24 @@ static int tdx_init_vm(struct sim_vm *vm, struct kvm_tdx_cmd *cmd)
     return 0;
 }
 
+/*
+ * Linux 7.2 tdx_td_finalize(): no check of flags or data; hw_error is the
+ * TDH.MR.FINALIZE status, written back on every path past the state check
+ * (0 on success); BUSY -> -EBUSY; any other error is a KVM_BUG_ON (-EIO).
+ */
 static int tdx_finalize(struct sim_vm *vm, struct kvm_tdx_cmd *cmd)
 {
     tdx_status_t err;
 
-    if (cmd->flags || cmd->data) {
-        return -EINVAL;
-    }
     if (vm->tdx_state != SIM_TDX_INITIALIZED) {
         return -EINVAL;
     }
     err = tdh_mr_finalize(vm->td);
+    cmd->hw_error = err;
     if (TDX_STATUS_IS_BUSY(err)) {
-        cmd->hw_error = err;
-        return -EAGAIN;
+        return -EBUSY;
     }
     if (err) {
-        cmd->hw_error = err;
         sim_seamcall_failed(vm, "TDH.MR.FINALIZE", 0, err);
         return -EIO;
     }
@@ -188,11 +265,19 @@ int sim_tdx_vm_op(struct sim_vm *vm, struct kvm_tdx_cmd *cmd)
     return r;
 }
 
-/* KVM_CREATE_VCPU on a TD: only between INIT_VM and FINALIZE_VM. */
+/*
+ * KVM_CREATE_VCPU on a TD, Linux 7.2 tdx_vcpu_create(): only between
+ * INIT_VM and FINALIZE_VM (-EIO), and only with a split irqchip (-EINVAL:
+ * the TDX module mandates APICv, an in-kernel I/O APIC is refused).
+ */
 int sim_tdx_create_vcpu(struct sim_vm *vm)
 {
     if (vm->tdx_state != SIM_TDX_INITIALIZED) {
         errno = EIO;
+        return -1;
+    }
+    if (!vm->split_irqchip) {
+        errno = EINVAL;
         return -1;
     }
     return 0;
@@ -243,6 +328,19 @@ static int tdx_get_cpuid(struct sim_vcpu *vcpu, struct kvm_tdx_cmd *cmd)
     return r;
 }
 
+/*
+ * KVM_TDX_INIT_MEM_REGION as Linux 7.2 tdx_vcpu_init_mem_region(), one
+ * kvm_gmem_populate() per page: -EINVAL for a page without a guest_memfd
+ * memslot or whose attribute is not private (checked page by page, earlier
+ * pages stay added); a GPA already mapped is RET_PF_SPURIOUS in
+ * kvm_tdp_mmu_map_private_pfn(), i.e. -EIO without PAGE.ADD and without
+ * killing the VM; BUSY from SEPT.ADD/PAGE.ADD makes the TDP MMU retry
+ * (RET_PF_RETRY) inside the call, userspace never sees it; MR.EXTEND
+ * failures are KVM_BUG_ON (-EIO).  hw_error is never written (the command
+ * is not copied back).  Progress is written back on every return.
+ */
+#define INIT_MEM_BUSY_LOOPS 100000
+
 static int tdx_init_mem_region(struct sim_vcpu *vcpu, struct kvm_tdx_cmd *cmd)
 {
     struct sim_vm *vm = vcpu->vm;
@@ -251,9 +349,11 @@ static int tdx_init_mem_region(struct sim_vcpu *vcpu, struct kvm_tdx_cmd *cmd)
     bool measure = cmd->flags & KVM_TDX_MEASURE_MEMORY_REGION;
     int r = 0;
 
-    if (!vcpu->tdx_initialized || (cmd->flags & ~KVM_TDX_MEASURE_MEMORY_REGION)
-        || !u) {
+    if (!vcpu->tdx_initialized || (cmd->flags & ~KVM_TDX_MEASURE_MEMORY_REGION)) {
         return -EINVAL;
+    }
+    if (!u) {
+        return -EFAULT;
     }
     region = *u;
     if ((region.source_addr & 0xfff) || (region.gpa & 0xfff) ||
@@ -263,9 +363,6 @@ static int tdx_init_mem_region(struct sim_vcpu *vcpu, struct kvm_tdx_cmd *cmd)
         ((region.gpa + (region.nr_pages << 12) - 1) & vm->shared_bit)) {
         return -EINVAL;
     }
-    if (!sim_range_private(vm, region.gpa, region.nr_pages << 12)) {
-        return -EINVAL;
-    }
     /*
      * The build, in both modes: first INIT_MEM_REGION .. FINALIZE_VM (in
      * side-table mode the KVM_TDX_SEPT_MAP calls fall in between).
@@ -273,9 +370,11 @@ static int tdx_init_mem_region(struct sim_vcpu *vcpu, struct kvm_tdx_cmd *cmd)
     sim_phase_begin(vm, &vm->build);
     vm->build.kernel_calls++;
     while (region.nr_pages) {
+        struct tdx_sept_leaf_info info;
         struct sim_slot *slot;
         tdx_pfn_t pfn;
         uint64_t off;
+        unsigned loops = 0;
 
         if (inject_hit(sim.inj, INJ_EINTR, "init_mem_region")) {
             vm->stats.eintr++;
@@ -283,21 +382,35 @@ static int tdx_init_mem_region(struct sim_vcpu *vcpu, struct kvm_tdx_cmd *cmd)
             break;
         }
         if (!sim_private_pfn(vm, region.gpa, &pfn, &slot)) {
-            r = -EFAULT;
+            r = -EINVAL;        /* !kvm_slot_has_gmem() */
+            break;
+        }
+        if (!sim_gfn_private(vm, region.gpa >> 12)) {
+            r = -EINVAL;        /* __kvm_gmem_populate(): not private */
+            break;
+        }
+        if (tdx_td_lookup(vm->td, region.gpa, &info)) {
+            r = -EIO;           /* RET_PF_SPURIOUS != RET_PF_FIXED */
             break;
         }
         /* kvm_gmem_populate(): copy the source now, it is gone after. */
         off = slot->gmem_offset + region.gpa - slot->gpa;
-        if (pwrite(slot->gmem->fd, (void *)(uintptr_t)region.source_addr,
-                   SIM_PAGE_SIZE, off) != (ssize_t)SIM_PAGE_SIZE) {
+        if (sim_gmem_pwrite(slot->gmem, (void *)(uintptr_t)region.source_addr,
+                            SIM_PAGE_SIZE, off) != (ssize_t)SIM_PAGE_SIZE) {
             r = -EFAULT;
             break;
         }
-        r = sim_mmu_map_private(vm, region.gpa, true);
+        do {
+            r = sim_mmu_map_private(vm, region.gpa, true);
+        } while (r == -EAGAIN && ++loops < INIT_MEM_BUSY_LOOPS);
+        if (r == -EAGAIN) {
+            sim_violation(vm, "KVM_TDX_INIT_MEM_REGION at GPA 0x%" PRIx64
+                          ": the TDX module stayed busy for %u retries "
+                          "(a livelock on real hardware)", (uint64_t)region.gpa,
+                          loops);
+            r = -EIO;
+        }
         if (r) {
-            if (r == -EIO) {
-                cmd->hw_error = TDX_OPERAND_INVALID;
-            }
             break;
         }
         vm->stats.init_mem_pages++;
@@ -305,7 +418,6 @@ static int tdx_init_mem_region(struct sim_vcpu *vcpu, struct kvm_tdx_cmd *cmd)
             for (unsigned i = 0; i < 16; i++) {
                 tdx_status_t err = tdh_mr_extend(vm->td, region.gpa + i * 256);
                 if (err) {
-                    cmd->hw_error = err;
                     sim_seamcall_failed(vm, "TDH.MR.EXTEND", region.gpa, err);
                     r = -EIO;
                     break;

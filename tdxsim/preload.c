@@ -5,7 +5,11 @@
  * everything else to the real libc.  The only file that interposes.
  *
  * Fake fds are real memfds, so mmap() of a vCPU fd (kvm_run) and
- * fallocate() on a guest_memfd go to the kernel unchanged.
+ * fallocate() on a guest_memfd go to the kernel once the model has checked
+ * them.  A guest_memfd is not a readable file (Linux 7.2 kvm_gmem_fops has
+ * no read/write; mmap only with GUEST_MEMFD_FLAG_MMAP, and a TD's private
+ * memory faults SIGBUS): read/pread/write/pwrite/mmap on one are answered
+ * here and never reach the backing memfd.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -14,6 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "kvm.h"
@@ -25,6 +32,11 @@ typedef int (*ioctl_fn)(int, unsigned long, ...);
 typedef int (*dup2_fn)(int, int);
 typedef int (*fallocate_fn)(int, int, off_t, off_t);
 typedef int (*dup3_fn)(int, int, int);
+typedef void *(*mmap_fn)(void *, size_t, int, int, int, off_t);
+typedef ssize_t (*read_fn)(int, void *, size_t);
+typedef ssize_t (*write_fn)(int, const void *, size_t);
+typedef ssize_t (*pread_fn)(int, void *, size_t, off_t);
+typedef ssize_t (*pwrite_fn)(int, const void *, size_t, off_t);
 
 static open_fn real_open, real_open64;
 static openat_fn real_openat, real_openat64;
@@ -33,6 +45,11 @@ static ioctl_fn real_ioctl;
 static dup2_fn real_dup2;
 static fallocate_fn real_fallocate, real_fallocate64;
 static dup3_fn real_dup3;
+static mmap_fn real_mmap, real_mmap64;
+static read_fn real_read;
+static write_fn real_write;
+static pread_fn real_pread, real_pread64;
+static pwrite_fn real_pwrite, real_pwrite64;
 
 static void *next_sym(const char *name)
 {
@@ -57,6 +74,14 @@ static void resolve(void)
         real_fallocate = next_sym("fallocate");
         real_fallocate64 = next_sym("fallocate64");
         real_dup3 = next_sym("dup3");
+        real_mmap = next_sym("mmap");
+        real_mmap64 = next_sym("mmap64");
+        real_read = next_sym("read");
+        real_write = next_sym("write");
+        real_pread = next_sym("pread");
+        real_pread64 = next_sym("pread64");
+        real_pwrite = next_sym("pwrite");
+        real_pwrite64 = next_sym("pwrite64");
         real_close = next_sym("close");
     }
 }
@@ -194,6 +219,110 @@ int dup3(int oldfd, int newfd, int flags)
         sim_close(newfd);
     }
     return real_dup3(oldfd, newfd, flags);
+}
+
+/*
+ * mmap() of a guest_memfd: refused as kvm_gmem_mmap() refuses it; allowed
+ * (GUEST_MEMFD_FLAG_MMAP, MAP_SHARED) it gives a mapping of an empty file,
+ * so that every access is SIGBUS, as a TD's private guest_memfd faults.
+ */
+static void *gmem_mmap(void *addr, size_t len, int prot, int flags, int fd)
+{
+    int r = sim_gmem_mmap_check(fd, flags);
+    int empty;
+    void *p;
+
+    if (r < 0) {
+        errno = -r;
+        return MAP_FAILED;
+    }
+    empty = memfd_create("tdxsim-gmem-private", MFD_CLOEXEC);
+    if (empty < 0) {
+        return MAP_FAILED;
+    }
+    p = real_mmap(addr, len, prot, flags, empty, 0);
+    syscall(SYS_close, empty);
+    return p;
+}
+
+void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    resolve();
+    if (sim_is_gmem_fd(fd)) {
+        return gmem_mmap(addr, len, prot, flags, fd);
+    }
+    return real_mmap(addr, len, prot, flags, fd, off);
+}
+
+void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off64_t off)
+{
+    resolve();
+    if (sim_is_gmem_fd(fd)) {
+        return gmem_mmap(addr, len, prot, flags, fd);
+    }
+    return real_mmap64(addr, len, prot, flags, fd, off);
+}
+
+/* No read/write file operations: vfs_read()/vfs_write() fail -EINVAL. */
+ssize_t read(int fd, void *buf, size_t n)
+{
+    resolve();
+    if (sim_is_gmem_fd(fd)) {
+        errno = EINVAL;
+        return -1;
+    }
+    return real_read(fd, buf, n);
+}
+
+ssize_t write(int fd, const void *buf, size_t n)
+{
+    resolve();
+    if (sim_is_gmem_fd(fd)) {
+        errno = EINVAL;
+        return -1;
+    }
+    return real_write(fd, buf, n);
+}
+
+/* alloc_file_pseudo() sets no FMODE_PREAD/PWRITE: -ESPIPE. */
+ssize_t pread(int fd, void *buf, size_t n, off_t off)
+{
+    resolve();
+    if (sim_is_gmem_fd(fd)) {
+        errno = ESPIPE;
+        return -1;
+    }
+    return real_pread(fd, buf, n, off);
+}
+
+ssize_t pread64(int fd, void *buf, size_t n, off64_t off)
+{
+    resolve();
+    if (sim_is_gmem_fd(fd)) {
+        errno = ESPIPE;
+        return -1;
+    }
+    return real_pread64(fd, buf, n, off);
+}
+
+ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+    resolve();
+    if (sim_is_gmem_fd(fd)) {
+        errno = ESPIPE;
+        return -1;
+    }
+    return real_pwrite(fd, buf, n, off);
+}
+
+ssize_t pwrite64(int fd, const void *buf, size_t n, off64_t off)
+{
+    resolve();
+    if (sim_is_gmem_fd(fd)) {
+        errno = ESPIPE;
+        return -1;
+    }
+    return real_pwrite64(fd, buf, n, off);
 }
 
 int ioctl(int fd, unsigned long req, ...)

@@ -72,31 +72,91 @@ static void test_bringup(void)
     g_assert_cmpint(sim_ioctl(vm_fd, KVM_ENABLE_CAP, &cap), ==, -1);
     g_assert_cmpint(errno, ==, EINVAL);
 
-    /* No vCPU before INIT_VM. */
+    /* No vCPU before INIT_VM (tdx_vcpu_create(): -EIO). */
     g_assert_cmpint(sim_ioctl(vm_fd, KVM_CREATE_VCPU, (void *)0L), ==, -1);
     g_assert_cmpint(errno, ==, EIO);
 
-    /* CAPABILITIES: too small a CPUID array gives E2BIG and the size. */
+    /*
+     * CAPABILITIES (tdx_get_capabilities()): too small a CPUID array is
+     * -E2BIG and nent is not written back; SEPT_VE_DISABLE is the only
+     * attribute (no PERFMON, no PKS); the TDVMCALL info KVM sets.
+     */
     caps = g_malloc0(sizeof(*caps) + 64 * sizeof(struct kvm_cpuid_entry2));
     caps->cpuid.nent = 1;
     g_assert_cmpint(tdx_op(vm_fd, KVM_TDX_CAPABILITIES, 0, caps), ==, -1);
     g_assert_cmpint(errno, ==, E2BIG);
-    g_assert_cmpuint(caps->cpuid.nent, >, 1);
+    g_assert_cmpuint(caps->cpuid.nent, ==, 1);
+    caps->cpuid.nent = 64;
+    g_assert_cmpint(tdx_op(vm_fd, KVM_TDX_CAPABILITIES, 1, caps), ==, -1);
+    g_assert_cmpint(errno, ==, EINVAL);
     g_assert_cmpint(tdx_op(vm_fd, KVM_TDX_CAPABILITIES, 0, caps), ==, 0);
-    g_assert_true(caps->supported_attrs & (1ULL << 28));
+    g_assert_cmphex(caps->supported_attrs, ==, 1ULL << 28);
+    g_assert_cmphex(caps->user_tdvmcallinfo_1_r11, ==, 1ULL << 1);
+    g_assert_cmphex(caps->kernel_tdvmcallinfo_1_r11, ==, 0);
+    g_assert_cmphex(caps->user_tdvmcallinfo_1_r12, ==, 0);
+    g_assert_cmphex(caps->kernel_tdvmcallinfo_1_r12, ==, 0);
+    for (unsigned i = 0; i < caps->cpuid.nent; i++) {
+        struct kvm_cpuid_entry2 *e = &caps->cpuid.entries[i];
 
-    init = g_malloc0(sizeof(*init) + sizeof(struct kvm_cpuid_entry2));
-    init->attributes = 1ULL << 28;
+        if (e->function == 7 && e->index == 0) {
+            /* HLE, RTM, WAITPKG are never configurable */
+            g_assert_cmphex(e->ebx & ((1u << 4) | (1u << 11)), ==, 0);
+            g_assert_cmphex(e->ecx & (1u << 5), ==, 0);
+        }
+    }
+
+    /* INIT_VM (tdx_td_init(), setup_tdparams*()): each refusal. */
+    init = g_malloc0(sizeof(*init) + 2 * sizeof(struct kvm_cpuid_entry2));
     init->xfam = 0x3;
     init->cpuid.nent = 1;
     init->cpuid.entries[0].function = 0x80000008;
     init->cpuid.entries[0].eax = (48 << 16) | 48;
-    init->attributes = 1ULL << 1;       /* not supported */
+    init->attributes = 1ULL << 30;      /* PKS: not supported by 7.2 */
     g_assert_cmpint(tdx_op(vm_fd, KVM_TDX_INIT_VM, 0, init), ==, -1);
+    g_assert_cmpint(errno, ==, EINVAL);
+    init->attributes = 1ULL << 63;      /* PERFMON: neither */
+    g_assert_cmpint(tdx_op(vm_fd, KVM_TDX_INIT_VM, 0, init), ==, -1);
+    g_assert_cmpint(errno, ==, EINVAL);
     init->attributes = 1ULL << 28;
+    init->cpuid.entries[0].eax = 48;    /* GPAW only in EAX[23:16] */
+    g_assert_cmpint(tdx_op(vm_fd, KVM_TDX_INIT_VM, 0, init), ==, -1);
+    g_assert_cmpint(errno, ==, EINVAL);
+    init->cpuid.entries[0].eax = (48 << 16) | 48;
+    init->cpuid.nent = 2;               /* not a configurable leaf */
+    init->cpuid.entries[1].function = 0x40000000;
+    g_assert_cmpint(tdx_op(vm_fd, KVM_TDX_INIT_VM, 0, init), ==, -1);
+    g_assert_cmpint(errno, ==, EINVAL);
+    init->cpuid.entries[1].function = 7;    /* TSX asked for */
+    init->cpuid.entries[1].flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
+    init->cpuid.entries[1].ebx = 1u << 11;
+    g_assert_cmpint(tdx_op(vm_fd, KVM_TDX_INIT_VM, 0, init), ==, -1);
+    g_assert_cmpint(errno, ==, EINVAL);
+    init->cpuid.nent = 1;
+    init->cpuid.entries[0].function = 0x1;  /* no 0x80000008 at all */
+    g_assert_cmpint(tdx_op(vm_fd, KVM_TDX_INIT_VM, 0, init), ==, -1);
+    g_assert_cmpint(errno, ==, EINVAL);
+    init->cpuid.entries[0].function = 0x80000008;
+    init->cpuid.padding = 1;
+    g_assert_cmpint(tdx_op(vm_fd, KVM_TDX_INIT_VM, 0, init), ==, -1);
+    g_assert_cmpint(errno, ==, EINVAL);
+    init->cpuid.padding = 0;
+    init->cpuid.nent = 257;
+    g_assert_cmpint(tdx_op(vm_fd, KVM_TDX_INIT_VM, 0, init), ==, -1);
+    g_assert_cmpint(errno, ==, E2BIG);
+    init->cpuid.nent = 1;
     g_assert_cmpint(tdx_op(vm_fd, KVM_TDX_INIT_VM, 0, init), ==, 0);
     g_assert_cmpint(tdx_op(vm_fd, KVM_TDX_INIT_VM, 0, init), ==, -1);
     g_assert_cmpint(errno, ==, EINVAL);
+
+    /* A TD vCPU needs a split irqchip (tdx_vcpu_create(): -EINVAL). */
+    g_assert_cmpint(sim_ioctl(vm_fd, KVM_CREATE_VCPU, (void *)0L), ==, -1);
+    g_assert_cmpint(errno, ==, EINVAL);
+    {
+        struct kvm_enable_cap split = { .cap = KVM_CAP_SPLIT_IRQCHIP,
+                                        .args[0] = 24 };
+
+        g_assert_cmpint(sim_ioctl(vm_fd, KVM_ENABLE_CAP, &split), ==, 0);
+    }
 
     gmem = sim_ioctl(vm_fd, KVM_CREATE_GUEST_MEMFD, &gm);
     g_assert_cmpint(gmem, >=, 0);
@@ -133,12 +193,46 @@ static void test_bringup(void)
                            KVM_TDX_MEASURE_MEMORY_REGION, &region), ==, 0);
     g_assert_cmpuint(region.nr_pages, ==, 0);
     g_assert_cmphex(region.gpa, ==, 0x804000);
+    /*
+     * A GPA already added: RET_PF_SPURIOUS in kvm_tdp_mmu_map_private_pfn(),
+     * -EIO, no PAGE.ADD, hw_error untouched, the VM lives on.
+     */
+    region = (struct kvm_tdx_init_mem_region) {
+        .source_addr = (uintptr_t)src, .gpa = 0x803000, .nr_pages = 2 };
+    {
+        struct kvm_tdx_cmd cmd = { .id = KVM_TDX_INIT_MEM_REGION,
+                                   .data = (uintptr_t)&region };
+        uint64_t adds = tdxmod_counters(sim.mod)->seamcalls[TDH_MEM_PAGE_ADD];
+
+        g_assert_cmpint(sim_ioctl(vcpu_fd, KVM_MEMORY_ENCRYPT_OP, &cmd), ==,
+                        -1);
+        g_assert_cmpint(errno, ==, EIO);
+        g_assert_cmphex(cmd.hw_error, ==, 0);
+        g_assert_cmpuint(region.nr_pages, ==, 2);
+        g_assert_cmpuint(tdxmod_counters(sim.mod)->seamcalls[TDH_MEM_PAGE_ADD],
+                         ==, adds);
+        g_assert_false(the_vm()->bugged);
+    }
     munmap(src, 4 * 4096);
     g_assert_cmpuint(tdx_td_leaves(the_vm()->td, TDX_LEVEL_4K), ==, 4);
     g_assert_cmpuint(tdxmod_counters(sim.mod)->seamcalls[TDH_MR_EXTEND], ==,
                      64);
 
-    g_assert_cmpint(tdx_op(vm_fd, KVM_TDX_FINALIZE_VM, 0, NULL), ==, 0);
+    /* FINALIZE: BUSY is -EBUSY with hw_error; success writes hw_error 0. */
+    {
+        struct tdx_inject_busy b = { .every_nth = 1 };
+        struct kvm_tdx_cmd cmd = { .id = KVM_TDX_FINALIZE_VM };
+
+        tdxmod_inject_busy(sim.mod, TDH_MR_FINALIZE, &b);
+        g_assert_cmpint(sim_ioctl(vm_fd, KVM_MEMORY_ENCRYPT_OP, &cmd), ==, -1);
+        g_assert_cmpint(errno, ==, EBUSY);
+        g_assert_cmphex(TDX_STATUS_CLASS(cmd.hw_error), ==, TDX_OPERAND_BUSY);
+        tdxmod_inject_busy(sim.mod, TDH_MR_FINALIZE, NULL);
+        cmd.hw_error = 0;
+        cmd.data = 0x1234;              /* not looked at by 7.2 */
+        g_assert_cmpint(sim_ioctl(vm_fd, KVM_MEMORY_ENCRYPT_OP, &cmd), ==, 0);
+        g_assert_cmphex(cmd.hw_error, ==, 0);
+    }
     g_assert_cmpint(tdx_op(vm_fd, KVM_TDX_FINALIZE_VM, 0, NULL), ==, -1);
     g_assert_cmpint(tdx_op(vcpu_fd, KVM_TDX_INIT_VCPU, 0, NULL), ==, -1);
     g_assert_cmpint(errno, ==, EINVAL);
@@ -177,7 +271,7 @@ static void test_run(void)
     g_assert_cmpuint(run->hypercall.args[1], ==, 256);
     userspace_convert(0x400000, 1 * MB, false);
 
-    /* access private 0x200000: implicit conversion exit */
+    /* accept 0x200000 4K: the page is shared, implicit conversion exit */
     r = sim_ioctl(vcpu_fd, KVM_RUN, NULL);
     g_assert_cmpint(r, ==, -1);
     g_assert_cmpint(errno, ==, EFAULT);
@@ -192,7 +286,16 @@ static void test_run(void)
     g_assert_cmpuint(run->exit_reason, ==, KVM_EXIT_HYPERCALL);
     g_assert_cmphex(run->hypercall.args[0], ==, 0x600000);
     g_assert_cmphex(run->hypercall.args[2], ==, MAP_GPA_RANGE_ENCRYPTED);
-    run->hypercall.ret = 1;
+    run->hypercall.ret = EINVAL;
+    /*
+     * KVM_RUN completes the exit before it looks at immediate_exit
+     * (kvm_arch_vcpu_ioctl_run()): the guest gets INVALID_OPERAND now.
+     */
+    run->immediate_exit = 1;
+    g_assert_cmpint(sim_ioctl(vcpu_fd, KVM_RUN, NULL), ==, -1);
+    g_assert_cmpint(errno, ==, EINTR);
+    g_assert_cmpuint(vm->stats.mapgpa_user_error, ==, 1);
+    run->immediate_exit = 0;
 
     /* accepted private page goes shared: zapped (BLOCK, TRACK, REMOVE) */
     g_assert_cmpint(set_attrs(0x600000, 4096, false), ==, 0);
@@ -243,6 +346,7 @@ int main(int argc, char **argv)
         "vcpu 0\n"
         "accept 0x600000 8K\n"
         "mapgpa shared 0x200000 3M expect=ok\n"
+        "accept 0x200000 4K\n"
         "access private 0x200000\n"
         "mapgpa private 0x1001 0x1000 expect=align\n"
         "mapgpa private 0x600000 4K expect=invalid\n"
@@ -253,6 +357,7 @@ int main(int argc, char **argv)
     close(fd);
     g_setenv("TDXSIM_TRACE", trace, TRUE);
     g_setenv("TDXSIM_CHECK_EVERY", "1", TRUE);
+    g_setenv("TDXSIM_FAIL_EXIT_MS", "0", TRUE);
     g_unsetenv("TDXSIM_INJECT");
     g_unsetenv("TDXSIM_REPORT");
     sim_init();
