@@ -212,6 +212,7 @@ int sim_create_guest_memfd(struct sim_vm *vm, struct kvm_create_guest_memfd *a)
     g->vm = vm;
     g->fd = o->fd;
     g->size = a->size;
+    g->flags = a->flags;
     pages = a->size >> 12;
     pthread_mutex_lock(&sim.lock);
     g->pfn_base = sim.next_gmem_pfn;

@@ -407,6 +407,7 @@ static void test_unmap_prune(void)
 {
     Td *t = &big;
     uint64_t sept_rm0 = mod_counters()->seamcalls[TDH_MEM_SEPT_REMOVE];
+    uint64_t wbinvd0;
     struct kvm_tdx_sept_stats s;
 
     g_assert_cmpint(set_attrs(t, 8 * MB, SZ_2M, false), ==, 0);
@@ -421,10 +422,16 @@ static void test_unmap_prune(void)
     g_assert_cmpint(set_attrs(t, 8 * MB, SZ_2M, true), ==, 0);
     g_assert_cmpint(map(t, 8 * MB, SZ_2M), ==, 0);
     g_assert_cmpuint(stats(t).leaves_2m, ==, 2048);
-    /* A 2M leaf fully in the range is removed whole. */
+    /*
+     * A 2M leaf fully in the range is removed whole, and each leaves the TD
+     * with 512 TDH.PHYMEM.PAGE.WBINVD: the SEAMCALL flushes one 4 KiB page.
+     */
+    wbinvd0 = mod_counters()->seamcalls[TDH_PHYMEM_PAGE_WBINVD];
     g_assert_cmpint(set_attrs(t, 16 * MB, 2 * SZ_2M, false), ==, 0);
     g_assert_cmpint(unmap(t, 16 * MB, 2 * SZ_2M), ==, 0);
     g_assert_cmpuint(stats(t).leaves_2m, ==, 2046);
+    g_assert_cmpuint(mod_counters()->seamcalls[TDH_PHYMEM_PAGE_WBINVD] -
+                     wbinvd0, ==, 2 * 512);
     g_assert_cmpuint(stats(t).demotions, ==, 2);
     g_assert_cmpint(set_attrs(t, 16 * MB, 2 * SZ_2M, true), ==, 0);
     g_assert_cmpint(map(t, 16 * MB, 2 * SZ_2M), ==, 0);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <linux/falloc.h>
 #include <unistd.h>
 #include <glib.h>
 
@@ -338,6 +339,204 @@ static void test_teardown(void)
                      ==, 1);
 }
 
+/* A finalized mirror-mode TD of 16 MiB, all private, playing text. */
+struct mini_td {
+    int vm_fd, vcpu_fd, gmem;
+    struct kvm_run *run;
+    struct sim_vm *vm;
+};
+
+static void mini_td(struct mini_td *t, const char *text)
+{
+    g_autofree char *path = g_strdup("/tmp/tdxsim-test-kvm-XXXXXX");
+    int fd = g_mkstemp(path);
+    g_autofree struct kvm_tdx_init_vm *init =
+        g_malloc0(sizeof(*init) + sizeof(struct kvm_cpuid_entry2));
+    struct kvm_enable_cap hc = { .cap = KVM_CAP_EXIT_HYPERCALL,
+                                 .args[0] = 1ULL << 12 };
+    struct kvm_enable_cap split = { .cap = KVM_CAP_SPLIT_IRQCHIP,
+                                    .args[0] = 24 };
+    struct kvm_create_guest_memfd gm = { .size = 16 * MB };
+    struct kvm_userspace_memory_region2 slot = {
+        .slot = 0, .flags = KVM_MEM_GUEST_MEMFD, .memory_size = 16 * MB,
+    };
+    struct kvm_memory_attributes a = {
+        .size = 16 * MB, .attributes = KVM_MEMORY_ATTRIBUTE_PRIVATE,
+    };
+
+    g_assert_cmpint(write(fd, text, strlen(text)), ==, strlen(text));
+    close(fd);
+    g_setenv("TDXSIM_TRACE", path, TRUE);
+    t->vm_fd = sim_ioctl(sys_fd, KVM_CREATE_VM, (void *)5L);
+    g_assert_cmpint(t->vm_fd, >=, 0);
+    t->vm = the_vm();
+    g_unsetenv("TDXSIM_TRACE");
+    unlink(path);
+    g_assert_cmpint(sim_ioctl(t->vm_fd, KVM_ENABLE_CAP, &hc), ==, 0);
+    g_assert_cmpint(sim_ioctl(t->vm_fd, KVM_ENABLE_CAP, &split), ==, 0);
+    init->attributes = 1ULL << 28;
+    init->xfam = 0x3;
+    init->cpuid.nent = 1;
+    init->cpuid.entries[0].function = 0x80000008;
+    init->cpuid.entries[0].eax = (48 << 16) | 48;
+    g_assert_cmpint(tdx_op(t->vm_fd, KVM_TDX_INIT_VM, 0, init), ==, 0);
+    t->gmem = sim_ioctl(t->vm_fd, KVM_CREATE_GUEST_MEMFD, &gm);
+    g_assert_cmpint(t->gmem, >=, 0);
+    slot.guest_memfd = t->gmem;
+    g_assert_cmpint(sim_ioctl(t->vm_fd, KVM_SET_USER_MEMORY_REGION2, &slot),
+                    ==, 0);
+    g_assert_cmpint(sim_ioctl(t->vm_fd, KVM_SET_MEMORY_ATTRIBUTES, &a), ==, 0);
+    t->vcpu_fd = sim_ioctl(t->vm_fd, KVM_CREATE_VCPU, (void *)0L);
+    g_assert_cmpint(t->vcpu_fd, >=, 0);
+    t->run = mmap(NULL, 2 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED,
+                  t->vcpu_fd, 0);
+    g_assert_true(t->run != MAP_FAILED);
+    g_assert_cmpint(tdx_op(t->vcpu_fd, KVM_TDX_INIT_VCPU, 0, (void *)1L), ==,
+                    0);
+    g_assert_cmpint(tdx_op(t->vm_fd, KVM_TDX_FINALIZE_VM, 0, NULL), ==, 0);
+}
+
+static gpointer kick_later(gpointer opaque)
+{
+    struct kvm_run *run = opaque;
+
+    g_usleep(300 * 1000);
+    __atomic_store_n(&run->immediate_exit, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+/* KVM_RUN until the guest shuts down or halts for good (then kicked). */
+static int run_to_block(struct mini_td *t)
+{
+    GThread *kick = g_thread_new("kick", kick_later, t->run);
+    int r;
+
+    t->run->immediate_exit = 0;
+    do {
+        r = sim_ioctl(t->vcpu_fd, KVM_RUN, NULL);
+    } while (r == 0 && t->run->exit_reason != KVM_EXIT_SYSTEM_EVENT);
+    g_thread_join(kick);
+    t->run->immediate_exit = 0;
+    return r;
+}
+
+static void mini_td_close(struct mini_td *t)
+{
+    munmap(t->run, 2 * 4096);
+    sim_close(t->vcpu_fd);
+    sim_close(t->vm_fd);
+    sim_close(t->gmem);
+    g_assert_true(t->vm->destroyed);
+}
+
+/*
+ * With SEPT_VE_DISABLE a private access to a page that is mapped but not
+ * accepted kills the TD: Linux 7.2 tdx_handle_ept_violation() ("Guest access
+ * before accepting") -> kvm_vm_dead(), KVM_RUN -EIO, every later ioctl -EIO.
+ */
+static void test_access_before_accept(void)
+{
+    struct mini_td t;
+
+    mini_td(&t, "vcpu 0\naccept 0x100000 4K\naccess private 0x100000\n"
+                "access private 0x200000\nshutdown\n");
+    g_assert_cmpint(sim_ioctl(t.vcpu_fd, KVM_RUN, NULL), ==, -1);
+    g_assert_cmpint(errno, ==, EIO);
+    g_assert_cmpuint(t.vm->stats.access_before_accept, ==, 1);
+    g_assert_true(t.vm->bugged);
+    g_assert_cmpuint(t.vm->stats.run_failures, ==, 1);
+    g_assert_cmpint(sim_ioctl(t.vcpu_fd, KVM_RUN, NULL), ==, -1);
+    g_assert_cmpint(errno, ==, EIO);
+    g_assert_cmpint(sim_ioctl(t.vm_fd, KVM_CHECK_EXTENSION,
+                              (void *)(long)KVM_CAP_VM_TYPES), ==, -1);
+    g_assert_cmpint(errno, ==, EIO);
+    mini_td_close(&t);
+}
+
+/*
+ * Linux's accept loop (tdx_accept_memory(), try_accept_one()): the 2M try
+ * fails, the 4K try answers PAGE_ALREADY_ACCEPTED, the accept fails and
+ * Linux panics: a failure of the run, not "the guest moves on".
+ */
+static void test_accept_twice(void)
+{
+    struct mini_td t;
+
+    mini_td(&t, "vcpu 0\naccept 0x200000 2M\naccept 0x201000 4K\n"
+                "shutdown\n");
+    /* the panicked vCPU halts for ever: only a kick ends KVM_RUN */
+    g_assert_cmpint(run_to_block(&t), ==, -1);
+    g_assert_cmpint(errno, ==, EINTR);
+    g_assert_cmpuint(t.vm->stats.guest_panics, ==, 1);
+    g_assert_cmpuint(t.vm->stats.expect_failures, ==, 1);
+    g_assert_cmpuint(t.vm->stats.run_failures, ==, 1);
+    g_assert_true(sim_run_bad(t.vm));
+    mini_td_close(&t);
+}
+
+/*
+ * An implicit conversion userspace never performs: the access faults for
+ * ever on real hardware.  A livelock: violation, run failure, the VM is
+ * stopped (KVM_RUN -EIO), never skipped.
+ */
+static void test_livelock(void)
+{
+    struct mini_td t;
+    int r, exits = 0;
+
+    mini_td(&t, "vcpu 0\naccess shared 0x300000\nshutdown\n");
+    do {
+        r = sim_ioctl(t.vcpu_fd, KVM_RUN, NULL);
+        exits += r == -1 && errno == EFAULT;
+    } while (r == -1 && errno == EFAULT && exits < 1000);
+    g_assert_cmpint(r, ==, -1);
+    g_assert_cmpint(errno, ==, EIO);
+    g_assert_cmpuint(t.vm->stats.livelocks, ==, 1);
+    g_assert_cmpuint(t.vm->stats.invariant_violations, ==, 1);
+    g_assert_cmpuint(t.vm->stats.run_failures, ==, 1);
+    g_assert_cmpuint(t.vm->stats.trace_ops, ==, 0);     /* never skipped */
+    mini_td_close(&t);
+}
+
+/*
+ * guest_memfd as a file (Linux 7.2 virt/kvm/guest_memfd.c): only
+ * KEEP_SIZE[|PUNCH_HOLE] fallocate; mmap only with GUEST_MEMFD_FLAG_MMAP
+ * and MAP_SHARED (then SIGBUS for a TD: no INIT_SHARED); creation flags.
+ */
+static void test_gmem_file(void)
+{
+    struct mini_td t;
+    struct kvm_create_guest_memfd gm = { .size = 2 * MB };
+    int mm;
+
+    mini_td(&t, "vcpu 0\nshutdown\n");
+    g_assert_cmpint(sim_gmem_fallocate(t.gmem, 0, 0, 4096), ==, -EOPNOTSUPP);
+    g_assert_cmpint(sim_gmem_fallocate(t.gmem, FALLOC_FL_PUNCH_HOLE, 0, 4096),
+                    ==, -EOPNOTSUPP);
+    g_assert_cmpint(sim_gmem_fallocate(t.gmem, FALLOC_FL_KEEP_SIZE |
+                                       FALLOC_FL_ZERO_RANGE, 0, 4096), ==,
+                    -EOPNOTSUPP);
+    g_assert_cmpint(sim_gmem_fallocate(t.gmem, FALLOC_FL_KEEP_SIZE, 0x800,
+                                       4096), ==, -EINVAL);
+    g_assert_cmpint(sim_gmem_fallocate(t.gmem, FALLOC_FL_KEEP_SIZE, 16 * MB,
+                                       4096), ==, -EINVAL);
+    g_assert_cmpint(sim_gmem_fallocate(t.gmem, FALLOC_FL_KEEP_SIZE, 0, 4096),
+                    ==, 0);
+    g_assert_cmpint(sim_gmem_fallocate(t.gmem, FALLOC_FL_KEEP_SIZE |
+                                       FALLOC_FL_PUNCH_HOLE, 0, 4096), ==, 0);
+    g_assert_cmpint(sim_gmem_mmap_check(t.gmem, MAP_SHARED), ==, -ENODEV);
+    gm.flags = GUEST_MEMFD_FLAG_INIT_SHARED;
+    g_assert_cmpint(sim_ioctl(t.vm_fd, KVM_CREATE_GUEST_MEMFD, &gm), ==, -1);
+    g_assert_cmpint(errno, ==, EINVAL);
+    gm.flags = GUEST_MEMFD_FLAG_MMAP;
+    mm = sim_ioctl(t.vm_fd, KVM_CREATE_GUEST_MEMFD, &gm);
+    g_assert_cmpint(mm, >=, 0);
+    g_assert_cmpint(sim_gmem_mmap_check(mm, MAP_PRIVATE), ==, -EINVAL);
+    g_assert_cmpint(sim_gmem_mmap_check(mm, MAP_SHARED), ==, 0);
+    sim_close(mm);
+    mini_td_close(&t);
+}
+
 int main(int argc, char **argv)
 {
     g_autofree char *trace = g_strdup("/tmp/tdxsim-test-kvm-XXXXXX");
@@ -366,6 +565,10 @@ int main(int argc, char **argv)
     g_test_add_func("/kvm/bringup", test_bringup);
     g_test_add_func("/kvm/run", test_run);
     g_test_add_func("/kvm/teardown", test_teardown);
+    g_test_add_func("/kvm/access-before-accept", test_access_before_accept);
+    g_test_add_func("/kvm/accept-twice-panics", test_accept_twice);
+    g_test_add_func("/kvm/livelock-fails-run", test_livelock);
+    g_test_add_func("/kvm/guest-memfd-file", test_gmem_file);
     ret = g_test_run();
     unlink(trace);
     return ret;
