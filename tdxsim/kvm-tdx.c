@@ -486,6 +486,17 @@ static void reclaim(struct sim_vm *vm, tdx_pfn_t pfn, const char *what)
     vm->teardown_reclaimed++;
 }
 
+/* Leaves by walking the tree, independent of any counter. */
+static bool count_leaf(const struct tdx_sept_leaf_info *info, void *opaque)
+{
+    uint64_t *n = opaque;
+
+    if (info->level <= TDX_LEVEL_2M) {
+        n[info->level]++;
+    }
+    return true;
+}
+
 static bool collect_leaf(const struct tdx_sept_leaf_info *info, void *opaque)
 {
     g_array_append_val((GArray *)opaque, info->pfn);
@@ -526,6 +537,7 @@ void sim_tdx_snapshot_final(struct sim_vm *vm)
     }
     vm->leaves_final[0] = tdx_td_leaves(td, TDX_LEVEL_4K);
     vm->leaves_final[1] = tdx_td_leaves(td, TDX_LEVEL_2M);
+    tdx_td_for_each_leaf(td, count_leaf, vm->leaves_walked);
     vm->teardown.leaves[0] = vm->leaves_final[0];
     vm->teardown.leaves[1] = vm->leaves_final[1];
 }

@@ -137,6 +137,9 @@ struct sim_stats {
     uint64_t livelocks;         /* operations that never made progress */
     uint64_t guest_panics;      /* the Linux guest would panic (accept) */
     uint64_t access_before_accept; /* KVM killed the TD (SEPT_VE_DISABLE) */
+    uint64_t leaked_pages;      /* guest pages leaked after a failed
+                                   conversion to shared */
+    uint64_t leaked_ops_skipped; /* trace ops on them the guest never does */
     uint64_t trace_ops;
     uint64_t to_private, to_private_pages;
     uint64_t to_shared, to_shared_pages;
@@ -246,6 +249,7 @@ struct sim_vm {
     uint64_t leaves_peak[2];
     uint64_t sept_pages_final[TDX_MAX_LEVELS], sept_pages_peak[TDX_MAX_LEVELS];
     uint64_t leaves_final[2];
+    uint64_t leaves_walked[2];  /* the same, counted by walking the S-EPT */
     uint64_t mirror_final[TDX_MAX_LEVELS + 1];
     uint64_t teardown_reclaimed;
 
@@ -255,6 +259,7 @@ struct sim_vm {
     unsigned finished_vcpus;    /* of which reached the end or shutdown */
     unsigned barrier_arrived;
     unsigned barrier_gen;
+    GHashTable *leaked;         /* gfns the guest leaked (failed to shared) */
 
     struct sim_side_table sept;
     struct sim_phase build;     /* first INIT_MEM_REGION .. FINALIZE_VM */

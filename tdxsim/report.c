@@ -187,6 +187,9 @@ static char *render(struct sim_vm *vm)
     json_kv_uint(&w, "2M", vm->leaves_final[1]);
     json_kv_uint(&w, "4K_peak", vm->leaves_peak[0]);
     json_kv_uint(&w, "2M_peak", vm->leaves_peak[1]);
+    /* Counted by walking the S-EPT at the same moment (not a counter). */
+    json_kv_uint(&w, "4K_walked", vm->leaves_walked[0]);
+    json_kv_uint(&w, "2M_walked", vm->leaves_walked[1]);
     json_end_object(&w);
 
     counts_object(&w, "exits", s->exits, NULL);
@@ -249,6 +252,8 @@ static char *render(struct sim_vm *vm)
     json_kv_uint(&w, "livelocks", s->livelocks);
     json_kv_uint(&w, "guest_panics", s->guest_panics);
     json_kv_uint(&w, "access_before_accept", s->access_before_accept);
+    json_kv_uint(&w, "leaked_pages", s->leaked_pages);
+    json_kv_uint(&w, "leaked_ops_skipped", s->leaked_ops_skipped);
     json_end_object(&w);
 
     json_key(&w, "inject");
@@ -288,6 +293,9 @@ static char *render(struct sim_vm *vm)
     json_kv_uint(&w, "invariant_violations", s->invariant_violations);
     json_key(&w, "vm_dead");
     json_bool(&w, vm->bugged);
+    /* false in a snapshot (KVM_BUG_ON, run failure): the TD never ended */
+    json_key(&w, "complete");
+    json_bool(&w, vm->torn_down);
     json_kv_uint(&w, "leaks", vm->leaks);
     json_kv_uint(&w, "estimated_ns", tdxmod_estimated_ns(sim.mod));
     json_end_object(&w);
