@@ -675,6 +675,42 @@ static void test_guest(void)
     assert_clean(&t);
 }
 
+/*
+ * A private page whose attribute says private but which userspace never
+ * maps: the vCPU's ACCEPT faults for ever (KVM resumes it each time).  After
+ * the model's wait (RACE_WAITS halts) it is a livelock: a violation and a
+ * failed run (KVM_RUN -EIO), never "the guest moves on".
+ */
+static void test_race_livelock(void)
+{
+    static const char text[] = "vcpu 0\naccept 0x100000 0x1000\nshutdown\n";
+    g_autofree char *path = g_strdup("/tmp/tdxsim-test-sept-XXXXXX");
+    int fd = g_mkstemp(path);
+    Td t;
+
+    g_assert_cmpint(write(fd, text, sizeof(text) - 1), ==, sizeof(text) - 1);
+    close(fd);
+    g_setenv("TDXSIM_TRACE", path, TRUE);
+    td_new(&t, 4 * MB, 3);
+    g_unsetenv("TDXSIM_TRACE");
+    unlink(path);
+    g_assert_cmpint(map(&t, 0, 4 * MB), ==, 0);
+    g_assert_cmpint(tdx_op(t.vm_fd, KVM_TDX_FINALIZE_VM, 0, NULL, NULL), ==,
+                    0);
+    g_assert_cmpint(set_attrs(&t, 0x100000, 4096, false), ==, 0);
+    g_assert_cmpint(unmap(&t, 0x100000, 4096), ==, 0);
+    g_assert_cmpint(set_attrs(&t, 0x100000, 4096, true), ==, 0);
+    g_assert_cmpint(sim_ioctl(t.vcpu_fd, KVM_RUN, NULL), ==, -1);
+    g_assert_cmpint(errno, ==, EIO);
+    g_assert_cmpuint(t.vm->stats.livelocks, ==, 1);
+    g_assert_cmpuint(t.vm->stats.run_failures, ==, 1);
+    g_assert_cmpuint(t.vm->stats.trace_ops, ==, 0);
+    g_assert_cmpuint(t.vm->sept.racing_faults, >, 100);
+    sim_close(t.vcpu_fd);
+    sim_close(t.vm_fd);
+    sim_close(t.gmem_fd);
+}
+
 int main(int argc, char **argv)
 {
     g_setenv("TDXSIM_CHECK_EVERY", "1", TRUE);
@@ -696,5 +732,6 @@ int main(int argc, char **argv)
     g_test_add_func("/kvm-sept/destroy-only", test_destroy_only);
     g_test_add_func("/kvm-sept/memlock", test_memlock);
     g_test_add_func("/kvm-sept/guest", test_guest);
+    g_test_add_func("/kvm-sept/race-livelock", test_race_livelock);
     return g_test_run();
 }

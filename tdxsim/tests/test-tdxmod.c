@@ -935,6 +935,8 @@ static void test_tree_lock(void)
                   TDX_OPERAND_BUSY | TDX_OPERAND_ID_SEPT_TREE);
     ASSERT_STATUS(tdh_mem_range_block(f.td, g + SZ_4K, TDX_LEVEL_4K),
                   TDX_OPERAND_BUSY | TDX_OPERAND_ID_SEPT_TREE);
+    ASSERT_STATUS(tdh_mem_page_promote(f.td, g, TDX_LEVEL_2M, NULL),
+                  TDX_OPERAND_BUSY | TDX_OPERAND_ID_SEPT_TREE);
     g_assert_cmpint(leaf_state(&f, g), ==, SEPT_FREE);
     tdx_td_release_tree_lock(f.td);
 
@@ -948,6 +950,13 @@ static void test_tree_lock(void)
     ASSERT_STATUS(tdh_mem_sept_remove(f.td, g, TDX_LEVEL_2M, NULL),
                   TDX_OPERAND_BUSY | TDX_OPERAND_ID_SEPT_TREE);
     ASSERT_OK(tdh_mem_page_aug(f.td, g, TDX_LEVEL_4K, 0x8000));
+    /*
+     * PROMOTE takes the tree lock shared (module 1.5 tdh_mem_page_promote():
+     * lock_sept_check_and_walk_private_gpa(..., TDX_LOCK_SHARED, ...)): it
+     * gets past shared holders to its own checks.
+     */
+    ASSERT_STATUS(tdh_mem_page_promote(f.td, g, TDX_LEVEL_2M, NULL),
+                  TDX_GPA_RANGE_NOT_BLOCKED | RCX);
     tdx_td_release_tree_lock(f.td);
     ASSERT_STATUS(tdh_mem_range_block(f.td, g + SZ_4K, TDX_LEVEL_4K),
                   TDX_OPERAND_BUSY | TDX_OPERAND_ID_SEPT_TREE);
