@@ -84,6 +84,12 @@ static bool parse_rule(const char *text, struct inject_rule *r, GError **errp)
         if (errno || *end || end == part[2] + 4 || !r->nth) {
             goto bad_trigger;
         }
+    } else if (g_str_has_prefix(part[2], "after=")) {
+        r->after = strtoull(part[2] + 6, &end, 0);
+        if (errno || *end || end == part[2] + 6) {
+            goto bad_trigger;
+        }
+        r->after_set = true;
     } else {
         goto bad_trigger;
     }
@@ -92,7 +98,8 @@ static bool parse_rule(const char *text, struct inject_rule *r, GError **errp)
 bad_trigger:
     g_set_error(errp, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                 "injection rule '%s': trigger must be p=(0,1], every=N>0%s",
-                text, r->kind == INJ_BUSY ? "" : " or nth=N>0");
+                text, r->kind == INJ_BUSY ? " or after=N" :
+                ", nth=N>0 or after=N");
     return false;
 }
 
@@ -153,6 +160,8 @@ bool inject_hit(struct inject *inj, enum inject_kind kind, const char *site)
             f = g_rand_double(inj->rng) < r->probability;
         } else if (r->every) {
             f = r->calls % r->every == 0;
+        } else if (r->after_set) {
+            f = r->calls > r->after;
         } else {
             f = r->calls == r->nth;
         }

@@ -11,7 +11,9 @@
  *                                  side-table: the KVM_TDX_SEPT_MAP call)
  *        eintr   SITE = init_mem_region | pre_fault | sept_map |
  *                       sept_unmap | sept_teardown  (signal pending)
- *   TRIGGER p=PROB | every=N | nth=N   (nth: only the Nth call; not busy)
+ *   TRIGGER p=PROB | every=N | nth=N | after=N
+ *           (nth: only the Nth call; after: every call after the Nth, so a
+ *           build can pass and every later call fail; nth not for busy)
  */
 #ifndef TDXSIM_INJECT_H
 #define TDXSIM_INJECT_H
@@ -32,6 +34,8 @@ struct inject_rule {
     double probability;     /* 0 = off */
     uint64_t every;         /* 0 = off */
     uint64_t nth;           /* 0 = off */
+    uint64_t after;         /* fire on every call after this many */
+    bool after_set;
     uint64_t calls;         /* times the site was reached */
     uint64_t hits;          /* times the rule fired */
 };

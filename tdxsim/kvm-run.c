@@ -94,7 +94,7 @@ int sim_vcpu_run(struct sim_vcpu *vcpu)
         if (vcpu->conv_size) {
             /* Re-entry after a conversion exit: S-EPT == attributes. */
             sim_check_agree(vm, vcpu->conv_gpa, vcpu->conv_size,
-                            "re-entry after a conversion exit");
+                            "re-entry after a conversion exit", vcpu);
             vcpu->conv_size = 0;
         }
         st = tdh_vp_enter(vm->td, vcpu->vp);

@@ -469,9 +469,14 @@ void sim_check_full(struct sim_vm *vm);
 /*
  * Side-table mode: the S-EPT agrees with the attributes over the range
  * (private with a guest_memfd page <=> mapped); what names the moment.
+ * With @self (a vCPU re-entering after its conversion exit), a page that
+ * is private but unmapped is tolerated while another vCPU's conversion
+ * exit covering it is still in userspace: a conversion to shared unmaps
+ * before the attributes change and one to private sets the attributes
+ * before it maps (the UAPI's order), so that page is mid-conversion.
  */
 void sim_check_agree(struct sim_vm *vm, uint64_t gpa, uint64_t size,
-                     const char *what);
+                     const char *what, const struct sim_vcpu *self);
 /* Every private guest_memfd page mapped, nothing else (FINALIZE, teardown). */
 void sim_check_agree_all(struct sim_vm *vm, const char *what);
 

@@ -64,6 +64,18 @@ static void test_triggers(void)
     g_assert_true(inject_hit(inj, INJ_EINTR, "pre_fault"));
     g_assert_false(inject_hit(inj, INJ_EINTR, "init_mem_region"));
     inject_free(inj);
+
+    /* after=N: the first N calls pass, every later one fires. */
+    inj = inject_parse("enomem:map:after=2", 1, NULL);
+    g_assert_false(inject_hit(inj, INJ_ENOMEM, "map"));
+    g_assert_false(inject_hit(inj, INJ_ENOMEM, "map"));
+    g_assert_true(inject_hit(inj, INJ_ENOMEM, "map"));
+    g_assert_true(inject_hit(inj, INJ_ENOMEM, "map"));
+    inject_free(inj);
+    inj = inject_parse("busy:TDH.MEM.PAGE.AUG:after=1", 1, NULL);
+    g_assert_false(inject_hit(inj, INJ_BUSY, "TDH.MEM.PAGE.AUG"));
+    g_assert_true(inject_hit(inj, INJ_BUSY, "TDH.MEM.PAGE.AUG"));
+    inject_free(inj);
 }
 
 static unsigned pattern(uint64_t seed, GString *out)
