@@ -7,6 +7,8 @@
  */
 
 #include "qemu/osdep.h"
+#include "qemu/atomic.h"
+#include "qemu/error-report.h"
 #include "system/address-spaces.h"
 #include "system/memory.h"
 #include "accel/tdx/sept.h"
@@ -16,14 +18,23 @@
 
 typedef struct TdxSeptSection {
     RamDiscardListener rdl;
+    MemoryRegionSection section;
     /* Set while unregistering: the section goes away, nothing converts. */
     bool leaving;
     QLIST_ENTRY(TdxSeptSection) next;
 } TdxSeptSection;
 
+/*
+ * Sections are added and removed under the BQL; vCPU threads only reach a
+ * section through its RamDiscardListener, under its RamBlockAttributes'
+ * lock, which unregistering waits for.
+ */
 struct TdxSeptListener {
     MemoryListener listener;
+    /* Registered with their RamBlockAttributes. */
     QLIST_HEAD(, TdxSeptSection) sections;
+    /* Added in this transaction, registered by the commit. */
+    QLIST_HEAD(, TdxSeptSection) added;
 };
 
 static void tdx_sept_section_range(MemoryRegionSection *section,
@@ -60,35 +71,87 @@ static int tdx_sept_notify_discard(RamDiscardListener *rdl,
     return tdx_sept_side_table_convert(gpa, size, true);
 }
 
+static bool tdx_sept_section_is_ours(MemoryRegionSection *section)
+{
+    return memory_region_has_guest_memfd(section->mr) &&
+           memory_region_has_ram_discard_manager(section->mr);
+}
+
 static void tdx_sept_region_add(MemoryListener *listener,
                                 MemoryRegionSection *section)
 {
     TdxSeptListener *l = container_of(listener, TdxSeptListener, listener);
     TdxSeptSection *s;
 
-    if (!memory_region_has_guest_memfd(section->mr) ||
-        !memory_region_has_ram_discard_manager(section->mr)) {
+    if (!tdx_sept_section_is_ours(section)) {
         return;
     }
     trace_tdx_sept_listener_region_add(section->offset_within_address_space,
                                        int128_get64(section->size));
     s = g_new0(TdxSeptSection, 1);
-    ram_discard_listener_init(&s->rdl, tdx_sept_notify_populate,
-                              tdx_sept_notify_discard, true);
-    ram_discard_manager_register_listener(
-        memory_region_get_ram_discard_manager(section->mr), &s->rdl, section);
-    QLIST_INSERT_HEAD(&l->sections, s, next);
+    s->section = *section;
+    /* Only the range is kept, not the flat view being built. */
+    s->section.fv = NULL;
+    memory_region_ref(section->mr);
+    QLIST_INSERT_HEAD(&l->added, s, next);
 }
 
+/* Map a private range of a section added after the build. */
+static int tdx_sept_map_added(MemoryRegionSection *section, void *opaque)
+{
+    uint64_t gpa, size;
+
+    tdx_sept_section_range(section, &gpa, &size);
+    return tdx_sept_side_table_convert(gpa, size, true);
+}
+
+/*
+ * After KVM's commit (our priority is higher), so the memslots of the
+ * added sections exist.  Registering replays the shared ranges (nothing
+ * to unmap in a new section); the private ones are mapped under the
+ * block's lock, so no conversion slips between reading and mapping them.
+ */
+static void tdx_sept_commit(MemoryListener *listener)
+{
+    TdxSeptListener *l = container_of(listener, TdxSeptListener, listener);
+    TdxSeptSection *s, *tmp;
+
+    QLIST_FOREACH_SAFE(s, &l->added, next, tmp) {
+        RamDiscardManager *rdm =
+            memory_region_get_ram_discard_manager(s->section.mr);
+
+        QLIST_REMOVE(s, next);
+        ram_discard_listener_init(&s->rdl, tdx_sept_notify_populate,
+                                  tdx_sept_notify_discard, true);
+        ram_discard_manager_register_listener(rdm, &s->rdl, &s->section);
+        QLIST_INSERT_HEAD(&l->sections, s, next);
+        if (ram_discard_manager_replay_discarded(rdm, &s->section,
+                                                 tdx_sept_map_added, NULL)) {
+            error_report("sept-mode=side-table: cannot map the private "
+                         "memory of [0x%" PRIx64 ", 0x%" PRIx64 ")",
+                         s->section.offset_within_address_space,
+                         s->section.offset_within_address_space +
+                         int128_get64(s->section.size));
+        }
+    }
+}
+
+/*
+ * Before KVM deletes the memslot (region_del runs in reverse priority
+ * order, KVM deletes in its commit).  Once unregistered, no conversion
+ * reaches the section any more; then everything in it is unmapped.  The
+ * kernel releases the pins when the memslot goes away.
+ */
 static void tdx_sept_region_del(MemoryListener *listener,
                                 MemoryRegionSection *section)
 {
     TdxSeptListener *l = container_of(listener, TdxSeptListener, listener);
     TdxSeptSection *s;
+    uint64_t gpa, size;
 
     QLIST_FOREACH(s, &l->sections, next) {
-        if (s->rdl.section->mr == section->mr &&
-            s->rdl.section->offset_within_address_space ==
+        if (s->section.mr == section->mr &&
+            s->section.offset_within_address_space ==
             section->offset_within_address_space) {
             break;
         }
@@ -96,12 +159,18 @@ static void tdx_sept_region_del(MemoryListener *listener,
     if (!s) {
         return;
     }
-    trace_tdx_sept_listener_region_del(section->offset_within_address_space,
-                                       int128_get64(section->size));
+    tdx_sept_section_range(section, &gpa, &size);
+    trace_tdx_sept_listener_region_del(gpa, size);
     s->leaving = true;
     ram_discard_manager_unregister_listener(
         memory_region_get_ram_discard_manager(section->mr), &s->rdl);
     QLIST_REMOVE(s, next);
+    if (tdx_sept_side_table_convert(gpa, size, false)) {
+        error_report("sept-mode=side-table: cannot unmap the private memory "
+                     "of removed [0x%" PRIx64 ", 0x%" PRIx64 ")",
+                     gpa, gpa + size);
+    }
+    memory_region_unref(s->section.mr);
     g_free(s);
 }
 
@@ -113,9 +182,12 @@ TdxSeptListener *tdx_sept_listener_new(void)
         .name = "tdx-sept",
         .region_add = tdx_sept_region_add,
         .region_del = tdx_sept_region_del,
-        .priority = MEMORY_LISTENER_PRIORITY_DEV_BACKEND,
+        .commit = tdx_sept_commit,
+        /* After KVM's memslot listener on add, before it on delete. */
+        .priority = MEMORY_LISTENER_PRIORITY_ACCEL + 1,
     };
     QLIST_INIT(&l->sections);
+    QLIST_INIT(&l->added);
     memory_listener_register(&l->listener, &address_space_memory);
     return l;
 }
@@ -138,10 +210,21 @@ GArray *tdx_sept_listener_private_ranges(TdxSeptListener *l)
 
     QLIST_FOREACH(s, &l->sections, next) {
         ram_discard_manager_replay_discarded(
-            memory_region_get_ram_discard_manager(s->rdl.section->mr),
-            s->rdl.section, tdx_sept_add_private_range, ranges);
+            memory_region_get_ram_discard_manager(s->section.mr),
+            &s->section, tdx_sept_add_private_range, ranges);
     }
     g_array_set_size(ranges, tdx_sept_ranges_merge(
                          (TdxSeptRange *)ranges->data, ranges->len));
     return ranges;
+}
+
+uint64_t tdx_sept_listener_guest_memfd_size(TdxSeptListener *l)
+{
+    TdxSeptSection *s;
+    uint64_t total = 0;
+
+    QLIST_FOREACH(s, &l->sections, next) {
+        total += int128_get64(s->section.size);
+    }
+    return total;
 }

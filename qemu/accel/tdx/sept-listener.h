@@ -6,6 +6,8 @@
  * RamBlockAttributes (the VFIO pattern): "populate" means the range became
  * shared and is unmapped from the S-EPT, "discard" means it became private
  * and is mapped.  A failed map makes the conversion fail and roll back.
+ * Sections added after the build get their private ranges mapped;
+ * sections removed get everything in them unmapped first.
  *
  * Copyright (c) 2026 The TDX side-table S-EPT authors
  *
@@ -25,5 +27,8 @@ TdxSeptListener *tdx_sept_listener_new(void);
  * TdxSeptRange, sorted and merged where they touch.
  */
 GArray *tdx_sept_listener_private_ranges(TdxSeptListener *listener);
+
+/* Bytes of guest_memfd-backed memory in the guest's memory map. */
+uint64_t tdx_sept_listener_guest_memfd_size(TdxSeptListener *listener);
 
 #endif /* ACCEL_TDX_SEPT_LISTENER_H */

@@ -8,15 +8,23 @@
 
 #include "qemu/osdep.h"
 #include <sys/resource.h>
+#include <sys/syscall.h>
+#include <linux/capability.h>
+#include "qemu/atomic.h"
 #include "qemu/error-report.h"
 #include "qemu/lockable.h"
 #include "qemu/notify.h"
 #include "qemu/timer.h"
 #include "qemu/units.h"
 #include "qapi/error.h"
+#include "qobject/qdict.h"
 #include "hw/boards.h"
+#include "hw/mem/memory-device.h"
+#include "hw/qdev-core.h"
 #include "migration/blocker.h"
+#include "hw/core/cpu.h"
 #include "system/kvm.h"
+#include "system/kvm_int.h"
 #include "system/runstate.h"
 #include "system/system.h"
 #include "accel/tdx/sept.h"
@@ -25,7 +33,11 @@
 #include "accel/tdx/sept-plan.h"
 #include "trace.h"
 
-/* Counted by QEMU; the kernel counts leaves, pins and SEAMCALLs. */
+/*
+ * Counted by QEMU; the kernel counts leaves, pins and SEAMCALLs.  Updated
+ * under TdxSept.lock, read without it (qatomic) so that query-tdx-sept
+ * never waits for a long kernel call.
+ */
 typedef struct TdxSeptCounters {
     uint64_t to_private;
     uint64_t to_shared;
@@ -40,17 +52,25 @@ typedef struct TdxSeptCounters {
     uint64_t build_ns;
 } TdxSeptCounters;
 
+/*
+ * Locking: conversions come from vCPU threads without the BQL, already
+ * serialised by KVM's conversion lock and called under the converted
+ * block's RamBlockAttributes lock; the build, the teardown and memory map
+ * changes come with the BQL.  @lock, taken last, serialises every kernel
+ * call that changes the S-EPT; nothing under it takes another lock.
+ */
 typedef struct TdxSept {
-    /* Serialises all S-EPT work of the TD: build, conversions, teardown. */
     QemuMutex lock;
     /* KVM_TDX_SEPT_LEAF_* the mode runs with. */
     uint64_t leaves;
+    /* Set under @lock; read with qatomic_read() outside it. */
     bool built;
     bool torn_down;
     TdxSeptCounters counters;
     TdxSeptListener *listener;
     Error *migration_blocker;
     Notifier exit_notifier;
+    DeviceListener device_listener;
 } TdxSept;
 
 /* One TD per QEMU process. */
@@ -68,26 +88,39 @@ static char *tdx_sept_error_detail(int err, uint64_t hw_error)
     return g_strdup("");
 }
 
+/*
+ * Does the kernel count this process as having CAP_IPC_LOCK?  It checks
+ * the capability in the initial user namespace (capable()): an effective
+ * CAP_IPC_LOCK counts only where the process's user namespace is the
+ * initial one, whose uid_map is the identity over all 2^32 - 1 ids.
+ */
 static bool tdx_sept_has_cap_ipc_lock(void)
 {
-    g_autofree char *status = NULL;
-    const char *line;
-    uint64_t caps;
+    struct __user_cap_header_struct header = {
+        .version = _LINUX_CAPABILITY_VERSION_3,
+    };
+    struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+    g_autofree char *uid_map = NULL;
+    unsigned long first, lower, count;
 
-    if (!g_file_get_contents("/proc/self/status", &status, NULL, NULL)) {
+    if (syscall(SYS_capget, &header, data) ||
+        !(data[CAP_TO_INDEX(CAP_IPC_LOCK)].effective &
+          CAP_TO_MASK(CAP_IPC_LOCK))) {
         return false;
     }
-    line = strstr(status, "\nCapEff:");
-    if (!line || sscanf(line + strlen("\nCapEff:"), "%" SCNx64, &caps) != 1) {
+    if (!g_file_get_contents("/proc/self/uid_map", &uid_map, NULL, NULL) ||
+        sscanf(uid_map, "%lu %lu %lu", &first, &lower, &count) != 3) {
         return false;
     }
-    return caps & (1ULL << 14); /* CAP_IPC_LOCK */
+    return first == 0 && lower == 0 && count == UINT32_MAX;
 }
 
 /*
  * The kernel charges every private page it pins to RLIMIT_MEMLOCK unless
- * the process has CAP_IPC_LOCK: refuse up front rather than fail half way
- * through the build.
+ * the process has CAP_IPC_LOCK, and it pins every page of guest_memfd
+ * memory sooner or later (the firmware pages when they are added, the rest
+ * at the build or when converted to private): refuse up front rather than
+ * fail half way.
  */
 static bool tdx_sept_check_memlock(uint64_t need, Error **errp)
 {
@@ -101,9 +134,9 @@ static bool tdx_sept_check_memlock(uint64_t need, Error **errp)
         return false;
     }
     if (rlim.rlim_cur != RLIM_INFINITY && rlim.rlim_cur < need) {
-        error_setg(errp, "sept-mode=side-table pins all private memory: "
-                   "it needs RLIMIT_MEMLOCK of at least %" PRIu64 " KiB, "
-                   "but the limit is %" PRIu64 " KiB",
+        error_setg(errp, "sept-mode=side-table pins all private memory "
+                   "(guest RAM and firmware): it needs RLIMIT_MEMLOCK of at "
+                   "least %" PRIu64 " KiB, but the limit is %" PRIu64 " KiB",
                    need / KiB, (uint64_t)rlim.rlim_cur / KiB);
         error_append_hint(errp, "Raise the limit (e.g. ulimit -l, or "
                           "LimitMEMLOCK= for a systemd unit) or run QEMU "
@@ -113,23 +146,45 @@ static bool tdx_sept_check_memlock(uint64_t need, Error **errp)
     return true;
 }
 
-/* A device type that is present in the machine, or NULL. */
-static const char *tdx_sept_find_refused_device(void)
+/*
+ * Devices that discard or plug guest memory at run time cannot work with
+ * pinned private memory: refuse them on the command line and in
+ * device_add, for the whole life of the VM.
+ */
+static bool tdx_sept_refuse_device(DeviceListener *listener,
+                                   const QDict *device_opts, bool from_json,
+                                   Error **errp)
 {
     static const char *const refused[] = {
-        "virtio-mem", "virtio-balloon-device",
+        TYPE_MEMORY_DEVICE,         /* pc-dimm, nvdimm, virtio-mem-pci */
+        "virtio-balloon-device",
+        "virtio-balloon-pci-base",
     };
+    const char *driver = qdict_get_try_str(device_opts, "driver");
+    ObjectClass *oc = driver ? object_class_by_name(driver) : NULL;
 
-    for (size_t i = 0; i < ARRAY_SIZE(refused); i++) {
-        bool ambiguous = false;
-
-        if (object_class_by_name(refused[i]) &&
-            (object_resolve_path_type("", refused[i], &ambiguous) ||
-             ambiguous)) {
-            return refused[i];
+    for (size_t i = 0; oc && i < ARRAY_SIZE(refused); i++) {
+        if (object_class_dynamic_cast(oc, refused[i])) {
+            error_setg(errp, "sept-mode=side-table cannot be used with %s: "
+                       "private memory is pinned and never discarded or "
+                       "plugged", driver);
+            return false;
         }
     }
-    return NULL;
+    return false;
+}
+
+/* No vCPU can be in KVM_RUN: all were paused, or never ran. */
+static bool tdx_sept_vcpus_stopped(void)
+{
+    CPUState *cpu;
+
+    CPU_FOREACH(cpu) {
+        if (!qatomic_read(&cpu->stopped)) {
+            return false;
+        }
+    }
+    return true;
 }
 
 static void tdx_sept_teardown(Notifier *notifier, void *data)
@@ -141,13 +196,17 @@ static void tdx_sept_teardown(Notifier *notifier, void *data)
     int ret;
 
     QEMU_LOCK_GUARD(&sept->lock);
-    if (sept->torn_down) {
+    /*
+     * Only a built S-EPT, and only once no vCPU runs (QEMU's shutdown
+     * paused them): otherwise VM destruction does the same work.
+     */
+    if (!sept->built || sept->torn_down || !tdx_sept_vcpus_stopped()) {
         return;
     }
     tdx_sept_kvm_stats(&stats);
     start = get_clock();
     ret = tdx_sept_kvm_teardown(&call);
-    sept->torn_down = true;
+    qatomic_set(&sept->torn_down, true);
     trace_tdx_sept_teardown(ret, call.hw_error, get_clock() - start,
                             stats.leaves_4k, stats.leaves_2m,
                             stats.sept_pages, stats.pinned_pages);
@@ -185,9 +244,6 @@ bool tdx_sept_side_table_init(Error **errp)
                    "from -m");
         return false;
     }
-    if (!tdx_sept_check_memlock(ms->ram_size, errp)) {
-        return false;
-    }
 
     tdx_sept = g_new0(TdxSept, 1);
     tdx_sept->leaves = supported &
@@ -208,7 +264,9 @@ bool tdx_sept_side_table_init(Error **errp)
     }
 
     qemu_mutex_init(&tdx_sept->lock);
-    kvm_private_memory_pinned = true;
+    kvm_state->private_memory_pinned = true;
+    tdx_sept->device_listener.hide_device = tdx_sept_refuse_device;
+    device_listener_register(&tdx_sept->device_listener);
     tdx_sept->listener = tdx_sept_listener_new();
     tdx_sept->exit_notifier.notify = tdx_sept_teardown;
     qemu_add_exit_notifier(&tdx_sept->exit_notifier);
@@ -219,6 +277,12 @@ bool tdx_sept_side_table_init(Error **errp)
 bool tdx_sept_side_table_enabled(void)
 {
     return tdx_sept != NULL;
+}
+
+bool tdx_sept_side_table_check_host(Error **errp)
+{
+    return tdx_sept_check_memlock(
+        tdx_sept_listener_guest_memfd_size(tdx_sept->listener), errp);
 }
 
 static bool tdx_sept_build_locked(TdxSept *sept, GArray *ranges,
@@ -232,8 +296,8 @@ static bool tdx_sept_build_locked(TdxSept *sept, GArray *ranges,
         TdxSeptKvmCall call;
         int ret = tdx_sept_kvm_map(r->gpa, r->size, allow_2m, &call);
 
-        sept->counters.kernel_calls++;
-        sept->counters.retries += call.resumes;
+        qatomic_inc(&sept->counters.kernel_calls);
+        qatomic_add(&sept->counters.retries, call.resumes);
         if (ret) {
             g_autofree char *detail = tdx_sept_error_detail(-ret,
                                                             call.hw_error);
@@ -244,8 +308,8 @@ static bool tdx_sept_build_locked(TdxSept *sept, GArray *ranges,
             return false;
         }
     }
-    sept->counters.build_ns = get_clock() - start;
-    sept->built = true;
+    qatomic_set(&sept->counters.build_ns, get_clock() - start);
+    qatomic_set(&sept->built, true);
     return true;
 }
 
@@ -259,14 +323,6 @@ bool tdx_sept_side_table_build(const TdxSeptRange *added, size_t nr_added,
     g_autoptr(GArray) ranges = g_array_new(false, false, sizeof(TdxSeptRange));
     uint64_t nr_4k = 0, nr_2m = 0, pages = 0;
     Error *local_err = NULL;
-    const char *device;
-
-    device = tdx_sept_find_refused_device();
-    if (device) {
-        error_setg(errp, "sept-mode=side-table cannot be used with %s: "
-                   "private memory is pinned and never discarded", device);
-        return false;
-    }
 
     private = tdx_sept_listener_private_ranges(sept->listener);
     tdx_sept_ranges_subtract((TdxSeptRange *)private->data, private->len,
@@ -289,9 +345,9 @@ bool tdx_sept_side_table_build(const TdxSeptRange *added, size_t nr_added,
         error_propagate(errp, local_err);
         return false;
     }
-    sept->counters.build_pages = pages;
-    sept->counters.planned_leaves_4k = nr_4k;
-    sept->counters.planned_leaves_2m = nr_2m;
+    qatomic_set(&sept->counters.build_pages, pages);
+    qatomic_set(&sept->counters.planned_leaves_4k, nr_4k);
+    qatomic_set(&sept->counters.planned_leaves_2m, nr_2m);
     trace_tdx_sept_build_done(sept->counters.build_ns);
     return true;
 }
@@ -301,16 +357,16 @@ bool tdx_sept_side_table_build(const TdxSeptRange *added, size_t nr_added,
  * S-EPT agrees with the attributes the conversion is rolled back to.  Both
  * run while the range is private (see kvm_convert_memory()).  Pages whose
  * unmap is undone come back zeroed, pending the guest's acceptance: their
- * contents were gone once unmapped.
+ * contents were gone once unmapped.  Returns 0 or the kernel's -errno.
  */
-static void tdx_sept_undo(TdxSept *sept, uint64_t gpa, uint64_t done,
-                          bool to_private)
+static int tdx_sept_undo(TdxSept *sept, uint64_t gpa, uint64_t done,
+                         bool to_private)
 {
     TdxSeptKvmCall call;
     int ret;
 
     if (!done) {
-        return;
+        return 0;
     }
     if (to_private) {
         ret = tdx_sept_kvm_unmap(gpa, done, &call);
@@ -318,8 +374,8 @@ static void tdx_sept_undo(TdxSept *sept, uint64_t gpa, uint64_t done,
         ret = tdx_sept_kvm_map(gpa, done, sept->leaves & KVM_TDX_SEPT_LEAF_2M,
                                &call);
     }
-    sept->counters.kernel_calls++;
-    sept->counters.retries += call.resumes;
+    qatomic_inc(&sept->counters.kernel_calls);
+    qatomic_add(&sept->counters.retries, call.resumes);
     trace_tdx_sept_undo(gpa, done, to_private, ret, call.hw_error);
     if (ret) {
         g_autofree char *detail = tdx_sept_error_detail(-ret, call.hw_error);
@@ -329,6 +385,7 @@ static void tdx_sept_undo(TdxSept *sept, uint64_t gpa, uint64_t done,
                      to_private ? "map" : "unmap", gpa, gpa + done,
                      strerror(-ret), detail);
     }
+    return ret;
 }
 
 int tdx_sept_side_table_convert(uint64_t gpa, uint64_t size, bool to_private)
@@ -352,22 +409,27 @@ int tdx_sept_side_table_convert(uint64_t gpa, uint64_t size, bool to_private)
     } else {
         ret = tdx_sept_kvm_unmap(gpa, size, &call);
     }
-    c->kernel_calls++;
-    c->retries += call.resumes;
+    qatomic_inc(&c->kernel_calls);
+    qatomic_add(&c->retries, call.resumes);
     trace_tdx_sept_convert(gpa, size, to_private, ret, call.hw_error);
-    if (ret) {
-        c->failed_conversions++;
-        tdx_sept_undo(sept, gpa, call.done, to_private);
-        return ret;
+    if (!ret) {
+        qatomic_inc(to_private ? &c->to_private : &c->to_shared);
+        qatomic_add(to_private ? &c->pages_to_private : &c->pages_to_shared,
+                    size / TDX_SEPT_PAGE_SIZE);
+        return 0;
     }
-    if (to_private) {
-        c->to_private++;
-        c->pages_to_private += size / TDX_SEPT_PAGE_SIZE;
-    } else {
-        c->to_shared++;
-        c->pages_to_shared += size / TDX_SEPT_PAGE_SIZE;
+    qatomic_inc(&c->failed_conversions);
+    /*
+     * -EIO: an unexpected SEAMCALL failure, the kernel marked the VM
+     * bugged and nothing can be undone.  Otherwise (-ENOMEM, -EAGAIN, ...)
+     * undo the kernel's partial work so that the conversion is refused
+     * with nothing changed; if even that fails, the S-EPT is in neither
+     * state.
+     */
+    if (ret == -EIO || tdx_sept_undo(sept, gpa, call.done, to_private)) {
+        return -EIO;
     }
-    return 0;
+    return ret;
 }
 
 TdxSeptSideTableInfo *tdx_sept_side_table_info(Error **errp)
@@ -378,10 +440,13 @@ TdxSeptSideTableInfo *tdx_sept_side_table_info(Error **errp)
     TdxSeptCounters *c = &sept->counters;
     int ret;
 
-    QEMU_LOCK_GUARD(&sept->lock);
-    if (!sept->torn_down) {
+    /*
+     * Not under sept->lock, which a conversion holds through long kernel
+     * calls: the kernel's figures are its own, ours are read atomically.
+     */
+    if (!qatomic_read(&sept->torn_down)) {
         ret = tdx_sept_kvm_stats(&stats);
-        if (ret) {
+        if (ret && !qatomic_read(&sept->torn_down)) {
             error_setg_errno(errp, -ret, "KVM_TDX_SEPT_STATS failed");
             return NULL;
         }
@@ -391,20 +456,20 @@ TdxSeptSideTableInfo *tdx_sept_side_table_info(Error **errp)
         .leaves_2m = stats.leaves_2m,
         .sept_pages = stats.sept_pages,
         .pinned_pages = stats.pinned_pages,
-        .to_private = c->to_private,
-        .to_shared = c->to_shared,
-        .pages_to_private = c->pages_to_private,
-        .pages_to_shared = c->pages_to_shared,
-        .failed_conversions = c->failed_conversions,
-        .kernel_calls = c->kernel_calls,
-        .retries = c->retries,
+        .to_private = qatomic_read(&c->to_private),
+        .to_shared = qatomic_read(&c->to_shared),
+        .pages_to_private = qatomic_read(&c->pages_to_private),
+        .pages_to_shared = qatomic_read(&c->pages_to_shared),
+        .failed_conversions = qatomic_read(&c->failed_conversions),
+        .kernel_calls = qatomic_read(&c->kernel_calls),
+        .retries = qatomic_read(&c->retries),
         .busy_retries = stats.busy_retries,
         .demotions = stats.demotions,
         .promotions = stats.promotions,
-        .build_pages = c->build_pages,
-        .planned_leaves_4k = c->planned_leaves_4k,
-        .planned_leaves_2m = c->planned_leaves_2m,
-        .build_ns = c->build_ns,
+        .build_pages = qatomic_read(&c->build_pages),
+        .planned_leaves_4k = qatomic_read(&c->planned_leaves_4k),
+        .planned_leaves_2m = qatomic_read(&c->planned_leaves_2m),
+        .build_ns = qatomic_read(&c->build_ns),
     };
     return g_steal_pointer(&info);
 }

@@ -26,6 +26,13 @@
 bool tdx_sept_side_table_init(Error **errp);
 
 /*
+ * Check that the host lets the mode pin all guest_memfd memory of the
+ * machine (RLIMIT_MEMLOCK, CAP_IPC_LOCK).  Called at machine init, before
+ * any private page is added.
+ */
+bool tdx_sept_side_table_check_host(Error **errp);
+
+/*
  * Map every private RAM range of the TD but the @nr_added ranges @added,
  * which KVM_TDX_INIT_MEM_REGION mapped already.  Called once at machine
  * init, after the TDVF pages were added and before the TD is finalized.
@@ -38,7 +45,12 @@ bool tdx_sept_side_table_enabled(void);
 
 /*
  * A guest_memfd-backed range [gpa, gpa + size) became private (map it) or
- * shared (unmap it).  Returns 0 or -errno; on failure nothing changed.
+ * shared (unmap it).  Returns 0; -EIO if the kernel failed in a way that
+ * cannot be undone (the VM is bugged, or undoing its partial work failed
+ * too: the range is then partly mapped and must not be trusted); any other
+ * -errno if the kernel refused and its partial work was undone: nothing
+ * changed.  Call with the conversion's RamBlockAttributes lock held, never
+ * with the BQL from a vCPU thread.
  */
 int tdx_sept_side_table_convert(uint64_t gpa, uint64_t size, bool to_private);
 

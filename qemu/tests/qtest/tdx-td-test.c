@@ -50,7 +50,13 @@ static const TdTest td_tests[] = {
     { "linux-boot", "2G", 2, false, false },
     { "parallel-stress", "2G", 2, false, false },
     { "hostile", "2G", 2, true, false },
-    { "hostile-private", "2G", 2, true, true },
+    { "hostile-private", "2G", 2, true, false },
+    /* Four vCPUs on the same and on interleaved pages, 300 rounds. */
+    { "conversion-race", "2G", 4, false, false },
+    /* MapGPAs across every section boundary of each layout. */
+    { "straddle-2G", "2G", 1, true, false },
+    { "straddle-4G", "4G", 1, true, false },
+    { "straddle-8G", "8G", 1, true, false },
 };
 
 /*
@@ -555,6 +561,41 @@ static void test_side_table_inject(const void *data)
     qobject_unref(report);
 }
 
+/* Memory devices and balloons are refused in device_add too. */
+static void test_side_table_device_add(void)
+{
+    g_autofree char *dir = NULL;
+    g_autofree char *report_path = NULL;
+    static const char *const devices[] = {
+        "virtio-balloon-pci", "pc-dimm", "virtio-mem-pci",
+    };
+    QTestState *qts;
+
+    if (!have_simulator()) {
+        return;
+    }
+    dir = g_dir_make_tmp("tdx-td-test-XXXXXX", NULL);
+    report_path = g_build_filename(dir, "report.json", NULL);
+    qts = start_td("side-table", NULL, "2G", 1, report_path, NULL, NULL);
+    for (size_t i = 0; i < ARRAY_SIZE(devices); i++) {
+        g_autofree char *id = g_strdup_printf("d%zu", i);
+        QDict *resp = qtest_qmp(qts, "{ 'execute': 'device_add', "
+                                "'arguments': { 'driver': %s, 'id': %s } }",
+                                devices[i], id);
+        QDict *error = qdict_get_qdict(resp, "error");
+
+        g_assert_nonnull(error);
+        g_test_message("device_add %s: %s", devices[i],
+                       qdict_get_str(error, "desc"));
+        g_assert_nonnull(strstr(qdict_get_str(error, "desc"),
+                                "sept-mode=side-table cannot be used with"));
+        qobject_unref(resp);
+    }
+    qtest_quit(qts);
+    qobject_unref(read_report(report_path));
+    rmdir(dir);
+}
+
 /*
  * Refusals: QEMU must exit with status 1 and a message naming the problem.
  * QEMU is spawned directly so that its stderr can be read.
@@ -582,9 +623,10 @@ static const Refusal refusals[] = {
       "-device virtio-mem-pci,memdev=vmem0",
       "does not support memory hotplug", NULL, 0 },
     { "virtio-balloon", "2G", "-device virtio-balloon-pci",
-      "cannot be used with virtio-balloon-device", NULL, 0 },
+      "cannot be used with virtio-balloon-pci", NULL, 0 },
+    /* Guest RAM and the 4 MiB TDVF are pinned. */
     { "memlock-limit", "2G", NULL,
-      "needs RLIMIT_MEMLOCK of at least 2097152 KiB", NULL, 64 * MiB },
+      "needs RLIMIT_MEMLOCK of at least 2101248 KiB", NULL, 4 * MiB },
     /* Not a refusal up front: the kernel fails the build. */
     { "build-failure", "2G", NULL,
       "building the S-EPT of [0x0, 0x800000) failed",
@@ -604,21 +646,20 @@ static void drop_memlock(gpointer data)
     prctl(PR_CAPBSET_DROP, CAP_IPC_LOCK, 0, 0, 0);
 }
 
-static void test_refusal(const void *data)
+/*
+ * Run QEMU to its end as @r says (no trace: the guest shuts down at once)
+ * and return its wait status and stderr.
+ */
+static int run_qemu_sync(const Refusal *r, char **err)
 {
-    const Refusal *r = data;
     g_autofree char *args = NULL;
     g_autofree char *cmd = NULL;
     g_autofree char *out = NULL;
-    g_autofree char *err = NULL;
     g_auto(GStrv) argv = NULL;
     g_auto(GStrv) envp = NULL;
     g_autoptr(GError) error = NULL;
     int status;
 
-    if (!have_simulator()) {
-        return;
-    }
     args = td_args("side-table", r->mem, 1, r->extra);
     cmd = g_strdup_printf("%s %s -display none", qtest_qemu_binary(NULL),
                           args);
@@ -634,9 +675,22 @@ static void test_refusal(const void *data)
         envp = g_environ_setenv(envp, kv[0], kv[1], true);
     }
     g_assert_true(g_spawn_sync(NULL, argv, envp, G_SPAWN_DEFAULT,
-                               drop_memlock, (gpointer)r, &out, &err,
+                               drop_memlock, (gpointer)r, &out, err,
                                &status, &error));
-    g_test_message("QEMU said: %s", err);
+    g_test_message("QEMU said: %s", *err);
+    return status;
+}
+
+static void test_refusal(const void *data)
+{
+    const Refusal *r = data;
+    g_autofree char *err = NULL;
+    int status;
+
+    if (!have_simulator()) {
+        return;
+    }
+    status = run_qemu_sync(r, &err);
     /* QEMU refuses to start: exit status 1. */
     g_assert_true(WIFEXITED(status));
     g_assert_cmpint(WEXITSTATUS(status), ==, 1);
@@ -661,6 +715,9 @@ int main(int argc, char **argv)
                         test_side_table_query);
     qtest_add_func("/tdx/td/side-table/huge-build",
                    test_side_table_huge_build);
+    qtest_add_func("/tdx/td/side-table/device-add-refused",
+                   test_side_table_device_add);
+
     for (size_t i = 0; i < ARRAY_SIZE(inject_tests); i++) {
         g_autofree char *path = g_strdup_printf("/tdx/td/side-table/inject/%s",
                                                 inject_tests[i].name);
