@@ -566,6 +566,7 @@ static void test_side_table_device_add(void)
 {
     g_autofree char *dir = NULL;
     g_autofree char *report_path = NULL;
+    g_autofree char *trace = NULL;
     static const char *const devices[] = {
         "virtio-balloon-pci", "pc-dimm", "virtio-mem-pci",
     };
@@ -576,7 +577,10 @@ static void test_side_table_device_add(void)
     }
     dir = g_dir_make_tmp("tdx-td-test-XXXXXX", NULL);
     report_path = g_build_filename(dir, "report.json", NULL);
-    qts = start_td("side-table", NULL, "2G", 1, report_path, NULL, NULL);
+    /* A guest that halts at once, so that the TD stays up. */
+    trace = g_build_filename(dir, "halt.trace", NULL);
+    g_assert_true(g_file_set_contents(trace, "vcpu 0\n", -1, NULL));
+    qts = start_td("side-table", trace, "2G", 1, report_path, NULL, NULL);
     for (size_t i = 0; i < ARRAY_SIZE(devices); i++) {
         g_autofree char *id = g_strdup_printf("d%zu", i);
         QDict *resp = qtest_qmp(qts, "{ 'execute': 'device_add', "
@@ -593,6 +597,7 @@ static void test_side_table_device_add(void)
     }
     qtest_quit(qts);
     qobject_unref(read_report(report_path));
+    unlink(trace);
     rmdir(dir);
 }
 
