@@ -4,8 +4,9 @@
  * pinned once, when KVM first maps it (KVM_TDX_SEPT_MAP or
  * INIT_MEM_REGION), stays pinned across UNMAP and is released by the
  * teardown.  Each pin is charged to the process's RLIMIT_MEMLOCK unless it
- * has CAP_IPC_LOCK (CapEff bit 14 of /proc/self/status), as
- * account_locked_vm() does.  Test hook: TDXSIM_NO_CAP_IPC_LOCK=1 makes the
+ * has CAP_IPC_LOCK in the initial user namespace (CapEff bit 14 of
+ * /proc/self/status, and an identity uid_map), as account_locked_vm()'s
+ * capable() check does.  Test hook: TDXSIM_NO_CAP_IPC_LOCK=1 makes the
  * process count as lacking CAP_IPC_LOCK.
  */
 #include <errno.h>
@@ -18,6 +19,17 @@
 #include "kvm.h"
 
 #define CAP_IPC_LOCK_BIT 14
+
+/* capable() checks the initial user namespace: its uid_map is identity. */
+static bool in_initial_user_ns(void)
+{
+    g_autofree char *map = NULL;
+    unsigned long first, lower, count;
+
+    return g_file_get_contents("/proc/self/uid_map", &map, NULL, NULL) &&
+           sscanf(map, "%lu %lu %lu", &first, &lower, &count) == 3 &&
+           first == 0 && lower == 0 && count == 4294967295UL;
+}
 
 static bool has_cap_ipc_lock(void)
 {
@@ -33,10 +45,11 @@ static bool has_cap_ipc_lock(void)
         return false;
     }
     line = strstr(status, "\nCapEff:");
-    if (!line || sscanf(line + strlen("\nCapEff:"), "%" SCNx64, &caps) != 1) {
+    if (!line || sscanf(line + strlen("\nCapEff:"), "%" SCNx64, &caps) != 1 ||
+        !(caps & (1ULL << CAP_IPC_LOCK_BIT))) {
         return false;
     }
-    return caps & (1ULL << CAP_IPC_LOCK_BIT);
+    return in_initial_user_ns();
 }
 
 void sim_pin_begin_call(struct sim_vm *vm)

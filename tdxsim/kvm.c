@@ -52,7 +52,10 @@ static void apply_busy_rules(void)
     for (unsigned i = 0; i < sim.inj->rules->len; i++) {
         struct inject_rule *r = &g_array_index(sim.inj->rules,
                                                struct inject_rule, i);
-        struct tdx_inject_busy b = { r->probability, r->every };
+        struct tdx_inject_busy b = {
+            .probability = r->probability, .every_nth = r->every,
+            .after_set = r->after_set, .after = r->after,
+        };
         char *end;
         long leaf = -1;
 

@@ -10,6 +10,11 @@
  * no read/write; mmap only with GUEST_MEMFD_FLAG_MMAP, and a TD's private
  * memory faults SIGBUS): read/pread/write/pwrite/mmap on one are answered
  * here and never reach the backing memfd.
+ *
+ * Test hook: TDXSIM_MEMLOCK_LIMIT=BYTES plays a host whose RLIMIT_MEMLOCK
+ * (soft and hard) is BYTES, for every reader in the process: QEMU's check
+ * and the model's charging of pins (kvm-pin.c).  A sandbox without
+ * CAP_SYS_RESOURCE cannot raise the real limit to a TD's size.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -19,6 +24,7 @@
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -349,4 +355,30 @@ static void __attribute__((constructor)) preload_init(void)
 static void __attribute__((destructor)) preload_fini(void)
 {
     sim_fini();
+}
+
+/* ---- RLIMIT_MEMLOCK as the simulated host sets it ---- */
+
+static bool memlock_hook(int resource, struct rlimit *rl)
+{
+    const char *v = getenv("TDXSIM_MEMLOCK_LIMIT");
+
+    if (resource != RLIMIT_MEMLOCK || !v || !*v || !rl) {
+        return false;
+    }
+    rl->rlim_cur = rl->rlim_max = strtoull(v, NULL, 0);
+    return true;
+}
+
+int getrlimit(__rlimit_resource_t resource, struct rlimit *rl)
+{
+    if (memlock_hook(resource, rl)) {
+        return 0;
+    }
+    return syscall(SYS_prlimit64, 0, resource, NULL, rl);
+}
+
+int getrlimit64(__rlimit_resource_t resource, struct rlimit64 *rl)
+{
+    return getrlimit(resource, (struct rlimit *)rl);
 }

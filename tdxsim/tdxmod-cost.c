@@ -419,11 +419,14 @@ tdx_status_t tdx_inject(struct tdxmod *m, enum tdx_leaf leaf)
     const struct tdx_inject_busy *inj = &m->inject[leaf];
     bool hit = false;
 
-    if (inj->probability <= 0 && !inj->every_nth) {
+    if (inj->probability <= 0 && !inj->every_nth && !inj->after_set) {
         return TDX_SUCCESS;
     }
     m->inject_calls[leaf]++;
     if (inj->every_nth && m->inject_calls[leaf] % inj->every_nth == 0) {
+        hit = true;
+    }
+    if (inj->after_set && m->inject_calls[leaf] > inj->after) {
         hit = true;
     }
     if (inj->probability > 0 && rng_double(m) < inj->probability) {

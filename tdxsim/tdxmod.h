@@ -181,6 +181,8 @@ struct tdx_counters {
 struct tdx_inject_busy {
     double probability;      /* 0..1, 0 = off */
     uint64_t every_nth;      /* 0 = off */
+    bool after_set;          /* every call after the first @after */
+    uint64_t after;
 };
 
 struct tdxmod;   /* the module on one host */

@@ -1151,6 +1151,30 @@ static void test_leak(void)
 
 /* Fault injection. */
 
+/* after=N: the first N calls of the leaf pass, every later one is BUSY. */
+static void test_inject_after(void)
+{
+    Fix f;
+    struct tdx_inject_busy after2 = { .after_set = true, .after = 2 };
+    uint64_t g = SZ_1G;
+
+    fix_init(&f, 48);
+    map_tables(&f, g, TDX_LEVEL_4K);
+    tdxmod_inject_busy(f.m, TDH_MEM_PAGE_AUG, &after2);
+    for (int i = 1; i <= 4; i++) {
+        tdx_status_t s = tdh_mem_page_aug(f.td, g + i * SZ_4K, TDX_LEVEL_4K,
+                                          pfn_4k(&f));
+
+        if (i > 2) {
+            ASSERT_STATUS(s, TDX_OPERAND_BUSY | TDX_OPERAND_ID_SEPT_TREE);
+        } else {
+            ASSERT_OK(s);
+        }
+    }
+    g_assert_cmpuint(tdx_td_leaves(f.td, TDX_LEVEL_4K), ==, 2);
+    fix_free(&f);
+}
+
 static void test_inject_every_nth(void)
 {
     Fix f;
@@ -1521,6 +1545,7 @@ int main(int argc, char **argv)
     g_test_add_func("/tdxmod/teardown-full", test_teardown_full);
     g_test_add_func("/tdxmod/leak", test_leak);
     g_test_add_func("/tdxmod/inject-every-nth", test_inject_every_nth);
+    g_test_add_func("/tdxmod/inject-after", test_inject_after);
     g_test_add_func("/tdxmod/inject-probability", test_inject_probability);
     g_test_add_func("/tdxmod/counters-cost", test_counters_cost);
     g_test_add_func("/tdxmod/cost-overrides", test_cost_overrides);
