@@ -24,7 +24,6 @@
  */
 
 #include "qemu/osdep.h"
-#include <sys/resource.h>
 #include <sys/prctl.h>
 #include <linux/capability.h>
 #include "libqtest.h"
@@ -561,6 +560,108 @@ static void test_side_table_inject(const void *data)
     qobject_unref(report);
 }
 
+/*
+ * Guest steps for the failed-undo test: a 2 MiB range across a 2 MiB
+ * boundary (so that a MAP of it is two blocks, interruptible between
+ * them) becomes shared; with @back, it is converted back to private.
+ */
+static char *write_undo_trace(const char *dir, const char *name, bool back)
+{
+    char *path = g_build_filename(dir, name, NULL);
+    g_autofree char *text = g_strdup_printf(
+        "vcpu 0\n"
+        "accept 0x4000000 0x400000\n"
+        "mapgpa shared 0x4100000 0x200000 expect=ok\n"
+        "%s"
+        "shutdown\n",
+        back ? "mapgpa private 0x4100000 0x200000 expect=any\n" : "");
+
+    g_assert_true(g_file_set_contents(path, text, -1, NULL));
+    return path;
+}
+
+static char *query_status(QTestState *qts)
+{
+    QDict *resp = qtest_qmp(qts, "{ 'execute': 'query-status' }");
+    char *status = g_strdup(qdict_get_str(qdict_get_qdict(resp, "return"),
+                                          "status"));
+
+    qobject_unref(resp);
+    return status;
+}
+
+/*
+ * A conversion to private fails half way and undoing the half that was
+ * mapped fails too: the range is then in neither state, so the VM must
+ * stop with an internal error instead of telling the guest "nothing
+ * changed".  The faults are placed by counting: a run of the steps before
+ * the conversion, with every MAP interrupted after each 2 MiB block,
+ * counts the MAP calls and RANGE.BLOCKs so far; the real run fails the
+ * conversion's resumed MAP (after its first block was mapped) and makes
+ * every later RANGE.BLOCK busy, so that the undo's UNMAP gives up.
+ */
+static void test_side_table_failed_undo(void)
+{
+    g_autofree char *dir = NULL;
+    g_autofree char *before = NULL;
+    g_autofree char *trace = NULL;
+    g_autofree char *report_path = NULL;
+    g_autofree char *inject = NULL;
+    g_autofree char *status = NULL;
+    QDict *report;
+    QTestState *qts;
+    int64_t map_calls, blocks;
+
+    if (!have_simulator()) {
+        return;
+    }
+    dir = g_dir_make_tmp("tdx-td-test-XXXXXX", NULL);
+    before = write_undo_trace(dir, "before.trace", false);
+    trace = write_undo_trace(dir, "undo.trace", true);
+    report_path = g_build_filename(dir, "report.json", NULL);
+    report = run_td_inject("side-table", before, "2G", 1,
+                           "eintr:sept_map:every=1");
+    g_assert_cmpint(dict_int(report, "invariant_violations"), ==, 0);
+    map_calls = dict_int(qdict_get_qdict(report, "side_table"), "map_calls");
+    blocks = dict_int(qdict_get_qdict(report, "seamcalls"),
+                      "TDH.MEM.RANGE.BLOCK");
+    qobject_unref(report);
+
+    inject = g_strdup_printf("eintr:sept_map:every=1,enomem:map:after=%"
+                             PRId64 ",busy:TDH.MEM.RANGE.BLOCK:after=%"
+                             PRId64, map_calls + 1, blocks);
+    qts = start_td("side-table", trace, "2G", 1, report_path, NULL, inject);
+    for (int i = 0; i < 600; i++) {
+        g_free(status);
+        status = query_status(qts);
+        if (!strcmp(status, "internal-error")) {
+            break;
+        }
+        g_usleep(50 * 1000);
+    }
+    g_assert_cmpstr(status, ==, "internal-error");
+    /*
+     * The simulator finds the range in neither state when QEMU tears the
+     * TD down, and says so with exit status 3: that is the point.
+     */
+    qtest_set_expected_status(qts, 3);
+    qtest_quit(qts);
+    report = read_report(report_path);
+    /* QEMU stopped the VM: the guest never re-entered to see the mess. */
+    g_assert_false(qdict_get_bool(report, "vm_dead"));
+    g_assert_cmpint(dict_int(qdict_get_qdict(report, "trace"),
+                             "run_failures"), ==, 0);
+    g_assert_cmpint(dict_int(qdict_get_qdict(report, "side_table"),
+                             "enomem"), ==, 1);
+    g_assert_cmpint(dict_int(report, "leaks"), ==, 0);
+    g_assert_cmpint(dict_int(qdict_get_qdict(report, "side_table"),
+                             "pinned_pages"), ==, 0);
+    qobject_unref(report);
+    unlink(before);
+    unlink(trace);
+    rmdir(dir);
+}
+
 /* Memory devices and balloons are refused in device_add too. */
 static void test_side_table_device_add(void)
 {
@@ -612,8 +713,13 @@ typedef struct Refusal {
     const char *message;
     /* Extra environment for the simulator, e.g. hiding the capability. */
     const char *env;
-    /* Lower RLIMIT_MEMLOCK to this many bytes and drop CAP_IPC_LOCK. */
+    /*
+     * Drop CAP_IPC_LOCK and play a host whose RLIMIT_MEMLOCK is this many
+     * bytes (TDXSIM_MEMLOCK_LIMIT: QEMU and the simulated kernel read it).
+     */
     uint64_t memlock;
+    /* A message QEMU must not print. */
+    const char *not_message;
 } Refusal;
 
 static const Refusal refusals[] = {
@@ -629,9 +735,16 @@ static const Refusal refusals[] = {
       "does not support memory hotplug", NULL, 0 },
     { "virtio-balloon", "2G", "-device virtio-balloon-pci",
       "cannot be used with virtio-balloon-pci", NULL, 0 },
-    /* Guest RAM and the 4 MiB TDVF are pinned. */
+    /* Guest RAM and the 4 MiB TDVF are pinned: 4 KiB short is refused. */
     { "memlock-limit", "2G", NULL,
-      "needs RLIMIT_MEMLOCK of at least 2101248 KiB", NULL, 4 * MiB },
+      "needs RLIMIT_MEMLOCK of at least 2101248 KiB",
+      NULL, 2 * GiB + 4 * MiB - 4 * KiB },
+    /*
+     * More RAM than the host can reserve: QEMU fails before the S-EPT is
+     * built, so there is nothing to tear down and no error about it.
+     */
+    { "ram-unavailable", "64G", NULL, "cannot set up guest memory",
+      NULL, 0, "tearing the S-EPT down" },
     /* Not a refusal up front: the kernel fails the build. */
     { "build-failure", "2G", NULL,
       "building the S-EPT of [0x0, 0x800000) failed",
@@ -641,14 +754,11 @@ static const Refusal refusals[] = {
 static void drop_memlock(gpointer data)
 {
     const Refusal *r = data;
-    struct rlimit rlim = { r->memlock, r->memlock };
 
-    if (!r->memlock) {
-        return;
+    if (r->memlock) {
+        /* Out of the bounding set, so that exec as root cannot regain it. */
+        prctl(PR_CAPBSET_DROP, CAP_IPC_LOCK, 0, 0, 0);
     }
-    setrlimit(RLIMIT_MEMLOCK, &rlim);
-    /* Out of the bounding set, so that exec as root cannot regain it. */
-    prctl(PR_CAPBSET_DROP, CAP_IPC_LOCK, 0, 0, 0);
 }
 
 /*
@@ -679,6 +789,11 @@ static int run_qemu_sync(const Refusal *r, char **err)
 
         envp = g_environ_setenv(envp, kv[0], kv[1], true);
     }
+    if (r->memlock) {
+        g_autofree char *limit = g_strdup_printf("%" PRIu64, r->memlock);
+
+        envp = g_environ_setenv(envp, "TDXSIM_MEMLOCK_LIMIT", limit, true);
+    }
     g_assert_true(g_spawn_sync(NULL, argv, envp, G_SPAWN_DEFAULT,
                                drop_memlock, (gpointer)r, &out, err,
                                &status, &error));
@@ -700,6 +815,30 @@ static void test_refusal(const void *data)
     g_assert_true(WIFEXITED(status));
     g_assert_cmpint(WEXITSTATUS(status), ==, 1);
     g_assert_nonnull(strstr(err, r->message));
+    if (r->not_message) {
+        g_assert_null(strstr(err, r->not_message));
+    }
+}
+
+/*
+ * Without CAP_IPC_LOCK, a limit of exactly guest RAM + TDVF is enough: the
+ * TD is built, runs and is torn down, every pin charged by the simulated
+ * kernel (with 4 KiB less, refuse/memlock-limit).
+ */
+static void test_side_table_memlock_exact(void)
+{
+    const Refusal exact = {
+        .name = "memlock-exact", .mem = "2G", .memlock = 2 * GiB + 4 * MiB,
+    };
+    g_autofree char *err = NULL;
+    int status;
+
+    if (!have_simulator()) {
+        return;
+    }
+    status = run_qemu_sync(&exact, &err);
+    g_assert_true(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), ==, 0);
 }
 
 int main(int argc, char **argv)
@@ -720,8 +859,12 @@ int main(int argc, char **argv)
                         test_side_table_query);
     qtest_add_func("/tdx/td/side-table/huge-build",
                    test_side_table_huge_build);
+    qtest_add_func("/tdx/td/side-table/failed-undo-stops-vm",
+                   test_side_table_failed_undo);
     qtest_add_func("/tdx/td/side-table/device-add-refused",
                    test_side_table_device_add);
+    qtest_add_func("/tdx/td/side-table/memlock-exactly-enough",
+                   test_side_table_memlock_exact);
 
     for (size_t i = 0; i < ARRAY_SIZE(inject_tests); i++) {
         g_autofree char *path = g_strdup_printf("/tdx/td/side-table/inject/%s",
