@@ -22,7 +22,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <linux/kvm.h>
+#include "kvm-uapi.h"     /* upstream KVM + side-sept-uapi.h */
 #include <glib.h>
 
 #include "tdxmod.h"
