@@ -218,7 +218,7 @@ static void tdx_sept_teardown(Notifier *notifier, void *data)
     }
 }
 
-bool tdx_sept_side_table_init(Error **errp)
+bool tdx_sept_side_table_init(bool huge_leaves, Error **errp)
 {
     MachineState *ms = MACHINE(qdev_get_machine());
     uint64_t supported;
@@ -246,8 +246,8 @@ bool tdx_sept_side_table_init(Error **errp)
     }
 
     tdx_sept = g_new0(TdxSept, 1);
-    tdx_sept->leaves = supported &
-                       (KVM_TDX_SEPT_LEAF_4K | KVM_TDX_SEPT_LEAF_2M);
+    tdx_sept->leaves = supported & (KVM_TDX_SEPT_LEAF_4K |
+                                    (huge_leaves ? KVM_TDX_SEPT_LEAF_2M : 0));
     ret = tdx_sept_kvm_enable(tdx_sept->leaves);
     if (ret) {
         error_setg_errno(errp, -ret, "sept-mode=side-table: KVM refused to "

@@ -20,10 +20,12 @@
 #include "accel/tdx/sept-plan.h"
 
 /*
- * Check that this host and machine can run the mode and select it in KVM.
- * Called from the TDX guest's KVM init, before the TD is initialized.
+ * Check that this host and machine can run the mode and select it in KVM,
+ * with 2 MiB leaves (and the kernel's 2 MiB backing for them) if
+ * @huge_leaves and the kernel offers them.  Called from the TDX guest's
+ * KVM init, before the TD is initialized.
  */
-bool tdx_sept_side_table_init(Error **errp);
+bool tdx_sept_side_table_init(bool huge_leaves, Error **errp);
 
 /*
  * Check that the host lets the mode pin all guest_memfd memory of the

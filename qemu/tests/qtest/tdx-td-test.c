@@ -476,6 +476,26 @@ static void test_side_table_huge_build(void)
     qobject_unref(report);
 }
 
+/* sept-huge-leaves=off: everything on 4K leaves, nothing on 2M. */
+static void test_side_table_4k_only(void)
+{
+    QDict *report, *leaves;
+
+    if (!have_simulator()) {
+        return;
+    }
+    report = run_td("side-table,sept-huge-leaves=off", NULL, "2G", 1);
+    check_run_ok(report);
+    g_assert_cmpint(dict_int(report, "invariant_violations"), ==, 0);
+    leaves = qdict_get_qdict(qdict_get_qdict(report, "build"), "leaves");
+    g_test_message("2 GiB build, 4K only: %" PRId64 " 4K leaves",
+                   dict_int(leaves, "4K"));
+    g_assert_cmpint(dict_int(leaves, "2M"), ==, 0);
+    g_assert_cmpint(dict_int(leaves, "4K"), ==, 2 * GiB / (4 * KiB) +
+                    4 * MiB / (4 * KiB));
+    qobject_unref(report);
+}
+
 /*
  * Faults in the kernel during conversions: the guest gets an error for the
  * conversions that fail, QEMU and the kernel roll them back (the simulator
@@ -859,6 +879,8 @@ int main(int argc, char **argv)
                         test_side_table_query);
     qtest_add_func("/tdx/td/side-table/huge-build",
                    test_side_table_huge_build);
+    qtest_add_func("/tdx/td/side-table/4k-only-build",
+                   test_side_table_4k_only);
     qtest_add_func("/tdx/td/side-table/failed-undo-stops-vm",
                    test_side_table_failed_undo);
     qtest_add_func("/tdx/td/side-table/device-add-refused",
