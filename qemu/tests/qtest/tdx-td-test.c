@@ -580,6 +580,17 @@ static void test_side_table_inject(const void *data)
     qobject_unref(report);
 }
 
+/* Write a guest trace for one vCPU: @steps, then shutdown. */
+static char *write_trace(const char *dir, const char *name,
+                         const char *steps)
+{
+    char *path = g_build_filename(dir, name, NULL);
+    g_autofree char *text = g_strdup_printf("vcpu 0\n%sshutdown\n", steps);
+
+    g_assert_true(g_file_set_contents(path, text, -1, NULL));
+    return path;
+}
+
 /*
  * Guest steps for the failed-undo test: a 2 MiB range across a 2 MiB
  * boundary (so that a MAP of it is two blocks, interruptible between
@@ -587,17 +598,98 @@ static void test_side_table_inject(const void *data)
  */
 static char *write_undo_trace(const char *dir, const char *name, bool back)
 {
-    char *path = g_build_filename(dir, name, NULL);
-    g_autofree char *text = g_strdup_printf(
-        "vcpu 0\n"
+    g_autofree char *steps = g_strdup_printf(
         "accept 0x4000000 0x400000\n"
         "mapgpa shared 0x4100000 0x200000 expect=ok\n"
-        "%s"
-        "shutdown\n",
+        "%s",
         back ? "mapgpa private 0x4100000 0x200000 expect=any\n" : "");
 
-    g_assert_true(g_file_set_contents(path, text, -1, NULL));
-    return path;
+    return write_trace(dir, name, steps);
+}
+
+/* Run @steps in a 1-vCPU side-table TD of @mem; return the report. */
+static QDict *run_steps(const char *mem, const char *steps,
+                        const char *inject)
+{
+    g_autofree char *dir = g_dir_make_tmp("tdx-td-test-XXXXXX", NULL);
+    g_autofree char *trace = write_trace(dir, "steps.trace", steps);
+    QDict *report = run_td_inject("side-table", trace, mem, 1, inject);
+
+    unlink(trace);
+    rmdir(dir);
+    return report;
+}
+
+/*
+ * A conversion of a range mixing private and shared runs costs one kernel
+ * call per run that changes, not one per page: three shared runs of two
+ * pages in 64 KiB, made private at once, are three MAP calls.
+ */
+static void test_side_table_calls_per_run(void)
+{
+    static const char *const shared_runs =
+        "accept 0x4000000 0x10000\n"
+        "mapgpa shared 0x4000000 0x2000 expect=ok\n"
+        "mapgpa shared 0x4004000 0x2000 expect=ok\n"
+        "mapgpa shared 0x4008000 0x2000 expect=ok\n";
+    g_autofree char *all = g_strdup_printf(
+        "%smapgpa private 0x4000000 0x10000 expect=ok\n", shared_runs);
+    QDict *before, *after;
+    int64_t calls;
+
+    if (!have_simulator()) {
+        return;
+    }
+    before = run_steps("2G", shared_runs, NULL);
+    after = run_steps("2G", all, NULL);
+    check_run_ok(after);
+    calls = dict_int(qdict_get_qdict(after, "side_table"), "map_calls") -
+            dict_int(qdict_get_qdict(before, "side_table"), "map_calls");
+    g_test_message("MAP calls for 3 runs of 2 pages: %" PRId64, calls);
+    g_assert_cmpint(calls, ==, 3);
+    qobject_unref(before);
+    qobject_unref(after);
+}
+
+/*
+ * A conversion to private across two RAM sections (the TDVF's last page
+ * and the first page above 4 GiB) fails in the second: the first is put
+ * back, so both pages are still shared (touching them as shared exits to
+ * nobody) and the guest got INVALID_OPERAND.
+ */
+static void test_side_table_rollback_across_sections(void)
+{
+    static const char *const share =
+        "mapgpa shared 0xfffff000 0x2000 expect=ok\n";
+    g_autofree char *steps = g_strdup_printf(
+        "%s"
+        "mapgpa private 0xfffff000 0x2000 expect=invalid\n"
+        "access shared 0xfffff000\n"
+        "access shared 0x100000000\n"
+        "mapgpa private 0xfffff000 0x2000 expect=ok\n"
+        "accept 0xfffff000 0x2000\n"
+        "access private 0xfffff000\n", share);
+    g_autofree char *inject = NULL;
+    QDict *report, *exits;
+    int64_t map_calls;
+
+    if (!have_simulator()) {
+        return;
+    }
+    report = run_steps("4G", share, NULL);
+    map_calls = dict_int(qdict_get_qdict(report, "side_table"), "map_calls");
+    qobject_unref(report);
+
+    /* The conversion maps the TDVF page first, then the page at 4 GiB. */
+    inject = g_strdup_printf("enomem:map:nth=%" PRId64, map_calls + 2);
+    report = run_steps("4G", steps, inject);
+    check_run_ok(report);
+    g_assert_cmpint(dict_int(report, "invariant_violations"), ==, 0);
+    g_assert_cmpint(dict_int(qdict_get_qdict(report, "mapgpa"), "error"),
+                    ==, 1);
+    exits = qdict_get_qdict(report, "exits");
+    g_assert_cmpint(dict_int_or_zero(exits, "memory_fault"), ==, 0);
+    qobject_unref(report);
 }
 
 static char *query_status(QTestState *qts)
@@ -881,6 +973,10 @@ int main(int argc, char **argv)
                    test_side_table_huge_build);
     qtest_add_func("/tdx/td/side-table/4k-only-build",
                    test_side_table_4k_only);
+    qtest_add_func("/tdx/td/side-table/kernel-calls-per-run",
+                   test_side_table_calls_per_run);
+    qtest_add_func("/tdx/td/side-table/rollback-across-sections",
+                   test_side_table_rollback_across_sections);
     qtest_add_func("/tdx/td/side-table/failed-undo-stops-vm",
                    test_side_table_failed_undo);
     qtest_add_func("/tdx/td/side-table/device-add-refused",
