@@ -7,7 +7,6 @@
  */
 
 #include "qemu/osdep.h"
-#include "qemu/atomic.h"
 #include "qemu/error-report.h"
 #include "system/address-spaces.h"
 #include "system/memory.h"
