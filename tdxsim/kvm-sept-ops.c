@@ -530,6 +530,10 @@ static enum promote_check promote_check(struct sim_vm *vm, uint64_t gpa2m)
     if (!p || p->nr_present != BLOCK_PAGES) {
         return PROMOTE_NEVER;
     }
+    /* A 2M leaf needs a 2 MiB folio behind it (kvm-mem.c). */
+    if (!sim_block_huge_backed(vm, gpa2m)) {
+        return PROMOTE_NEVER;
+    }
     if (!tdx_td_lookup(vm->td, gpa2m, &first) ||
         first.level != TDX_LEVEL_4K || (first.pfn & (BLOCK_PAGES - 1))) {
         return PROMOTE_NEVER;

@@ -78,8 +78,10 @@ static int map_precheck(struct sim_vm *vm, uint64_t gpa, uint64_t end)
 
 /*
  * A 2M AUG of the block at g is possible: the whole block in one
- * guest_memfd memslot, backed by a 2M-aligned run (guest_memfd offset 2M
- * aligned), and no S-EPT page below its level-1 entry yet.
+ * guest_memfd memslot, at a 2M-aligned guest_memfd offset, backed by one
+ * 2 MiB folio (sim_block_huge_backed(): never for a stock 4 KiB-folio
+ * guest_memfd, nor for a block the allocator had no huge folio for: MAP
+ * falls back to 4K there), and no S-EPT page below its level-1 entry yet.
  */
 static bool can_map_2m(struct sim_vm *vm, uint64_t g, tdx_pfn_t *pfn,
                        struct sim_slot **slotp)
@@ -87,7 +89,8 @@ static bool can_map_2m(struct sim_vm *vm, uint64_t g, tdx_pfn_t *pfn,
     struct tdx_sept_leaf_info info;
     struct sim_slot *slot;
 
-    if (!sim_private_pfn(vm, g, pfn, &slot) ||
+    if (!sim_block_huge_backed(vm, g) ||
+        !sim_private_pfn(vm, g, pfn, &slot) ||
         g + SIZE_2M > slot->gpa + slot->size || (*pfn & (PAGES_2M - 1))) {
         return false;
     }

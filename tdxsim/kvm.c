@@ -130,6 +130,9 @@ void sim_init(void)
             g_array_append_val(sim.hidden_caps, cap);
         }
     }
+    /* TDXSIM_HUGE_FRAGMENTED=PCT: see sim_gmem_block_huge() (kvm-mem.c). */
+    s = getenv("TDXSIM_HUGE_FRAGMENTED");
+    sim.huge_fragmented_pct = s ? MIN(g_ascii_strtoull(s, NULL, 10), 100) : 0;
     sim.vms = g_ptr_array_new();
     sim.sys_ioctls = g_hash_table_new(g_str_hash, g_str_equal);
     sim.free_ctl_pfns = g_array_new(FALSE, FALSE, sizeof(tdx_pfn_t));

@@ -64,7 +64,16 @@ struct sim_gmem {
     int fd;
     uint64_t size;
     uint64_t flags;
-    tdx_pfn_t pfn_base;         /* host pfn of offset 0 (2M aligned) */
+    tdx_pfn_t pfn_base;         /* host pfns [base, base + 512 * blocks) */
+    unsigned index;             /* creation order in the VM (fragmentation) */
+    /*
+     * Folios, one decision per 2 MiB block of the file, made when the
+     * block is first used (kvm-mem.c sim_gmem_block_huge()): bit set in
+     * block_seen once decided, in block_huge when its folio is one 2 MiB
+     * folio (contiguous, aligned host pfns); else 512 4 KiB folios whose
+     * host pfns are scattered over the block's range.
+     */
+    uint8_t *block_seen, *block_huge;
     bool closed;
     uint8_t *pinned;            /* side-table: bitmap of pinned pages */
     uint64_t nr_pinned;
@@ -212,6 +221,14 @@ enum sim_tdx_state {
     SIM_TDX_RUNNABLE,           /* after KVM_TDX_FINALIZE_VM */
 };
 
+/* guest_memfd folios the run used, per 2 MiB block (report "backing"). */
+struct sim_backing {
+    uint64_t blocks_huge;       /* a 2 MiB folio: 2M leaves possible */
+    uint64_t blocks_fallback;   /* huge folios wanted (side-table, LEAF_2M)
+                                   but none: fragmented, or not whole */
+    uint64_t blocks_4k;         /* stock 4 KiB folios (mirror, LEAF_4K) */
+};
+
 struct sim_vm {
     pthread_mutex_t lock;
     pthread_cond_t cond;        /* guest barriers / shutdown */
@@ -267,6 +284,7 @@ struct sim_vm {
     bool final_taken;           /* *_final snapshot taken */
 
     struct sim_stats stats;
+    struct sim_backing backing;
     uint64_t leaks;             /* pages still owned after teardown */
     bool torn_down;
     uint64_t check_ops;         /* operations checked so far */
@@ -289,6 +307,12 @@ struct sim_host {
     unsigned check_every;       /* structural self-check every N ops */
     GArray *hidden_caps;        /* TDXSIM_HIDE_CAPS: caps answered as 0 */
     uint64_t memlock_pages;     /* pages charged to RLIMIT_MEMLOCK */
+    /*
+     * TDXSIM_HUGE_FRAGMENTED=PCT: share of 2 MiB guest_memfd blocks for
+     * which the host's allocator has no 2 MiB folio (seeded by
+     * TDXSIM_SEED); only matters where huge folios are asked for.
+     */
+    unsigned huge_fragmented_pct;     /* 0..100 */
 };
 
 extern struct sim_host sim;
@@ -357,6 +381,17 @@ struct sim_slot *sim_find_slot(struct sim_vm *vm, uint64_t gpa);
 /* Host pfn backing private gpa (needs a gmem slot); false if none. */
 bool sim_private_pfn(struct sim_vm *vm, uint64_t gpa, tdx_pfn_t *pfn,
                      struct sim_slot **slotp);
+/*
+ * Whether the 2 MiB block of g holding offset off is one 2 MiB folio
+ * (contiguous, 2M-aligned host pfns).  Decided at the block's first use:
+ * a stock guest_memfd (mirror mode, side-table mode with LEAF_4K only)
+ * has 4 KiB folios; side-table mode with LEAF_2M pins with 2 MiB folios
+ * where the allocator has one (not TDXSIM_HUGE_FRAGMENTED's share, not a
+ * block past the end of the file).
+ */
+bool sim_gmem_block_huge(struct sim_gmem *g, uint64_t off);
+/* The whole 2M block of GPA gpa2m has a 2 MiB folio behind it, aligned. */
+bool sim_block_huge_backed(struct sim_vm *vm, uint64_t gpa2m);
 
 /* kvm-mmu.c: the mirror TDP MMU on top of the S-EPT (vm->lock held). */
 int sim_mmu_map_private(struct sim_vm *vm, uint64_t gpa, bool add_page);

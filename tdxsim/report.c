@@ -286,6 +286,18 @@ static char *render(struct sim_vm *vm)
     json_kv_uint(&w, "agreement_checks", s->agree_checks);
     json_end_object(&w);
 
+    /* guest_memfd folios per 2 MiB block (kvm-mem.c sim_gmem_block_huge) */
+    json_key(&w, "backing");
+    json_begin_object(&w);
+    json_kv_string(&w, "folios",
+                   vm->sept.enabled && (vm->sept.leaves & KVM_TDX_SEPT_LEAF_2M)
+                   ? "2M-when-pinned" : "4K");
+    json_kv_uint(&w, "huge_fragmented_pct", sim.huge_fragmented_pct);
+    json_kv_uint(&w, "blocks_2m_huge", vm->backing.blocks_huge);
+    json_kv_uint(&w, "blocks_2m_fallback", vm->backing.blocks_fallback);
+    json_kv_uint(&w, "blocks_4k_folios", vm->backing.blocks_4k);
+    json_end_object(&w);
+
     phase_object(&w, "build", &vm->build);
     phase_object(&w, "teardown", &vm->teardown);
     side_table_object(&w, vm);

@@ -138,7 +138,7 @@ static void init_vm(int vm_fd)
     g_assert_cmpint(tdx_op(vm_fd, KVM_TDX_INIT_VM, 0, init, NULL), ==, 0);
 }
 
-/* A side-table TD with a size-byte guest_memfd slot, all private. */
+/* A side-table TD (leaves 0: mirror) with a guest_memfd slot, all private. */
 static void td_new(Td *t, uint64_t size, uint64_t leaves)
 {
     struct kvm_create_guest_memfd gm = { .size = size };
@@ -150,7 +150,9 @@ static void td_new(Td *t, uint64_t size, uint64_t leaves)
     t->size = size;
     t->vm_fd = create_vm();
     t->vm = sim.vms->pdata[sim.vms->len - 1];
-    g_assert_cmpint(enable(t->vm_fd, leaves), ==, 0);
+    if (leaves) {           /* 0: mirror mode */
+        g_assert_cmpint(enable(t->vm_fd, leaves), ==, 0);
+    }
     init_vm(t->vm_fd);
     t->gmem_fd = sim_ioctl(t->vm_fd, KVM_CREATE_GUEST_MEMFD, &gm);
     g_assert_cmpint(t->gmem_fd, >=, 0);
@@ -711,6 +713,175 @@ static void test_race_livelock(void)
     sim_close(t.gmem_fd);
 }
 
+/* ---- backing: guest_memfd folios ---- */
+
+static uint64_t pfn_at(Td *t, uint64_t gpa)
+{
+    tdx_pfn_t pfn;
+
+    g_assert_true(sim_private_pfn(t->vm, gpa, &pfn, NULL));
+    return pfn;
+}
+
+/* The block at gpa2m is 4 KiB folios: pfns neither aligned nor contiguous. */
+static void assert_scattered(Td *t, uint64_t gpa2m)
+{
+    g_assert_false(sim_block_huge_backed(t->vm, gpa2m));
+    g_assert_cmpuint(pfn_at(t, gpa2m) & 511, !=, 0);
+    g_assert_cmpuint(pfn_at(t, gpa2m + 4096), !=, pfn_at(t, gpa2m) + 1);
+}
+
+/*
+ * A stock guest_memfd is 4 KiB folios (Linux 7.2 kvm_gmem_get_folio(),
+ * tdx_gmem_max_mapping_level()): in side-table mode with LEAF_4K only, and
+ * in mirror mode.  MAP with ALLOW_2M then maps 4K leaves only.
+ */
+static void test_backing_4k_default(void)
+{
+    struct kvm_pre_fault_memory pf = { .gpa = 0, .size = 4 * MB };
+    Td t;
+
+    td_new(&t, 8 * MB, KVM_TDX_SEPT_LEAF_4K);
+    g_assert_cmpint(map(&t, 0, 8 * MB), ==, 0);
+    g_assert_cmpuint(stats(&t).leaves_2m, ==, 0);
+    g_assert_cmpuint(stats(&t).leaves_4k, ==, 2048);
+    g_assert_cmpuint(t.vm->backing.blocks_4k, ==, 4);
+    g_assert_cmpuint(t.vm->backing.blocks_huge, ==, 0);
+    g_assert_cmpuint(t.vm->backing.blocks_fallback, ==, 0);
+    for (uint64_t b = 0; b < 8 * MB; b += SZ_2M) {
+        assert_scattered(&t, b);
+    }
+    g_assert_cmpint(tdx_op(t.vm_fd, KVM_TDX_FINALIZE_VM, 0, NULL, NULL), ==,
+                    0);
+    td_close(&t);
+    assert_clean(&t);
+
+    /* Mirror mode (the side-table mode never enabled). */
+    td_new(&t, 8 * MB, 0);
+    g_assert_cmpint(tdx_op(t.vm_fd, KVM_TDX_FINALIZE_VM, 0, NULL, NULL), ==,
+                    0);
+    g_assert_cmpint(sim_ioctl(t.vcpu_fd, KVM_PRE_FAULT_MEMORY, &pf), ==, 0);
+    g_assert_cmpuint(tdx_td_leaves(t.vm->td, TDX_LEVEL_4K), ==, 1024);
+    g_assert_cmpuint(t.vm->backing.blocks_4k, ==, 2);
+    g_assert_cmpuint(t.vm->backing.blocks_huge, ==, 0);
+    assert_scattered(&t, 0);
+    assert_scattered(&t, SZ_2M);
+    td_close(&t);
+    assert_clean(&t);
+}
+
+/* Which of the first 64 blocks got a 2 MiB folio. */
+static uint64_t huge_mask(Td *t)
+{
+    uint64_t m = 0;
+
+    for (unsigned b = 0; b < 64; b++) {
+        m |= (uint64_t)sim_block_huge_backed(t->vm, b * SZ_2M) << b;
+    }
+    return m;
+}
+
+/*
+ * LEAF_2M: 2 MiB folios where the allocator has one.  With
+ * TDXSIM_HUGE_FRAGMENTED=20 about a fifth of the blocks have none: MAP
+ * maps them with 4K leaves, the others with one 2M leaf; the same seed
+ * gives the same blocks.
+ */
+static void test_backing_fragmented(void)
+{
+    struct kvm_tdx_sept_stats s;
+    uint64_t mask, fb;
+    Td t;
+
+    sim.huge_fragmented_pct = 20;
+    td_new(&t, 128 * MB, KVM_TDX_SEPT_LEAF_4K | KVM_TDX_SEPT_LEAF_2M);
+    g_assert_cmpint(map(&t, 0, 128 * MB), ==, 0);
+    s = stats(&t);
+    fb = t.vm->backing.blocks_fallback;
+    g_assert_cmpuint(t.vm->backing.blocks_huge + fb, ==, 64);
+    g_assert_cmpuint(t.vm->backing.blocks_4k, ==, 0);
+    g_assert_cmpuint(fb, >=, 4);
+    g_assert_cmpuint(fb, <=, 26);
+    g_assert_cmpuint(s.leaves_2m, ==, 64 - fb);
+    g_assert_cmpuint(s.leaves_4k, ==, fb * 512);
+    g_assert_cmpuint(s.promotions, ==, 0);
+    mask = huge_mask(&t);
+    g_assert_cmpuint(__builtin_popcountll(mask), ==, 64 - fb);
+    for (unsigned b = 0; b < 64; b++) {
+        struct tdx_sept_leaf_info info;
+
+        g_assert_true(tdx_td_lookup(t.vm->td, b * SZ_2M, &info));
+        g_assert_cmpint(info.level, ==,
+                        (mask >> b) & 1 ? TDX_LEVEL_2M : TDX_LEVEL_4K);
+        if (!((mask >> b) & 1)) {
+            assert_scattered(&t, b * SZ_2M);
+        }
+    }
+    g_assert_cmpint(tdx_op(t.vm_fd, KVM_TDX_FINALIZE_VM, 0, NULL, NULL), ==,
+                    0);
+    td_close(&t);
+    assert_clean(&t);
+
+    /* Deterministic: the same seed, the same blocks. */
+    td_new(&t, 128 * MB, KVM_TDX_SEPT_LEAF_4K | KVM_TDX_SEPT_LEAF_2M);
+    g_assert_cmpint(map(&t, 0, 128 * MB), ==, 0);
+    g_assert_cmphex(huge_mask(&t), ==, mask);
+    td_close(&t);
+    assert_clean(&t);
+    sim.huge_fragmented_pct = 0;
+}
+
+/*
+ * PROMOTE needs a 2 MiB folio too: 512 4K leaves in one state on 4 KiB
+ * folios are never merged (nor kept as candidates), where the same
+ * sequence on a huge folio merges.
+ */
+static void test_no_promote_without_huge(void)
+{
+    for (int frag = 0; frag <= 1; frag++) {
+        uint64_t promote0 = mod_counters()->seamcalls[TDH_MEM_PAGE_PROMOTE];
+        struct kvm_tdx_sept_stats s;
+        Td t;
+
+        sim.huge_fragmented_pct = frag ? 100 : 0;
+        td_new(&t, 8 * MB, KVM_TDX_SEPT_LEAF_4K | KVM_TDX_SEPT_LEAF_2M);
+        /* Block 0 without ALLOW_2M (4K leaves), the others with it. */
+        g_assert_cmpint(range_call(&t, KVM_TDX_SEPT_MAP, 0, SZ_2M, 0, NULL),
+                        ==, 0);
+        g_assert_cmpint(map(&t, SZ_2M, 3 * SZ_2M), ==, 0);
+        g_assert_cmpint(tdx_op(t.vm_fd, KVM_TDX_FINALIZE_VM, 0, NULL, NULL),
+                        ==, 0);
+        /* A partial unmap and a map back: 512 PENDING leaves again. */
+        g_assert_cmpint(set_attrs(&t, 2 * SZ_2M, 16 * 4096, false), ==, 0);
+        g_assert_cmpint(unmap(&t, 2 * SZ_2M, 16 * 4096), ==, 0);
+        g_assert_cmpint(set_attrs(&t, 2 * SZ_2M, 16 * 4096, true), ==, 0);
+        g_assert_cmpint(map(&t, 2 * SZ_2M, 16 * 4096), ==, 0);
+        s = stats(&t);
+        if (frag) {
+            g_assert_cmpuint(t.vm->backing.blocks_fallback, ==, 4);
+            g_assert_cmpuint(s.promotions, ==, 0);
+            g_assert_cmpuint(s.demotions, ==, 0);
+            g_assert_cmpuint(s.leaves_2m, ==, 0);
+            g_assert_cmpuint(s.leaves_4k, ==, 4 * 512);
+            g_assert_cmpuint(g_hash_table_size(t.vm->sept.candidates), ==, 0);
+            g_assert_cmpuint(mod_counters()->seamcalls[TDH_MEM_PAGE_PROMOTE],
+                             ==, promote0);
+        } else {
+            /* Block 2 (demoted, mapped back) merged; block 0 was mapped
+             * without ALLOW_2M, so it stays 4K. */
+            g_assert_cmpuint(t.vm->backing.blocks_huge, ==, 4);
+            g_assert_cmpuint(s.demotions, ==, 1);
+            g_assert_cmpuint(s.promotions, ==, 1);
+            g_assert_cmpuint(s.leaves_2m, ==, 3);
+            g_assert_cmpuint(s.leaves_4k, ==, 512);
+        }
+        g_assert_cmpuint(t.vm->stats.invariant_violations, ==, 0);
+        td_close(&t);
+        assert_clean(&t);
+    }
+    sim.huge_fragmented_pct = 0;
+}
+
 int main(int argc, char **argv)
 {
     g_setenv("TDXSIM_CHECK_EVERY", "1", TRUE);
@@ -733,5 +904,9 @@ int main(int argc, char **argv)
     g_test_add_func("/kvm-sept/memlock", test_memlock);
     g_test_add_func("/kvm-sept/guest", test_guest);
     g_test_add_func("/kvm-sept/race-livelock", test_race_livelock);
+    g_test_add_func("/kvm-sept/backing-4k-default", test_backing_4k_default);
+    g_test_add_func("/kvm-sept/backing-fragmented", test_backing_fragmented);
+    g_test_add_func("/kvm-sept/no-promote-without-huge",
+                    test_no_promote_without_huge);
     return g_test_run();
 }
