@@ -359,6 +359,38 @@ int sim_set_memory_attributes(struct sim_vm *vm,
     return 0;
 }
 
+/*
+ * kvm_gmem_release() (virt/kvm/guest_memfd.c), vm->lock held: the last
+ * reference to the file is gone; every SPTE pointed at by the file is
+ * zapped (__kvm_gmem_invalidate_start() over its bindings, private
+ * filter: the mirror root) before the file's reference on the VM is
+ * dropped, so with the HKID still assigned: per private 4K leaf BLOCK,
+ * TRACK, REMOVE, WBINVD (tdx.c tdx_sept_remove_leaf_spte()).  The backing
+ * stays with the inode.  Side-table mode keeps its pinned mappings until
+ * KVM_TDX_SEPT_TEARDOWN or VM destruction (key first).  With
+ * TDXSIM_TEARDOWN_ORDER=key-release-first the release that drops the
+ * VM's last reference is part of the VM going away (userspace issued
+ * KVM_TDX_TERMINATE_VM before): the destruction reclaims those leaves.
+ */
+void sim_gmem_release(struct sim_vm *vm, struct sim_gmem *g)
+{
+    if (g->released) {
+        return;
+    }
+    g->released = true;
+    if (!vm->td || vm->sept.enabled || vm->tdx_state == SIM_TDX_UNINIT ||
+        vm->hkid_released || (sim.teardown_key_first && vm->refs == 1)) {
+        return;
+    }
+    for (unsigned i = 0; i < SIM_MAX_SLOTS; i++) {
+        struct sim_slot *s = &vm->slots[i];
+
+        if (s->used && s->gmem == g) {
+            sim_mmu_zap_private(vm, s->gpa, s->size);
+        }
+    }
+}
+
 bool sim_is_gmem_fd(int fd)
 {
     struct sim_obj *o = fd >= 0 && fd < SIM_MAX_FDS ?

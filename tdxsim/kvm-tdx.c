@@ -3,7 +3,8 @@
  * tdxsim: upstream KVM's TDX commands (KVM_MEMORY_ENCRYPT_OP:
  * CAPABILITIES, INIT_VM, INIT_VCPU, INIT_MEM_REGION, FINALIZE_VM,
  * GET_CPUID) with KVM's ordering rules and errors, and the TD teardown
- * when the VM goes away (VP.FLUSH .. KEY.FREEID, RECLAIM, TDR last).
+ * when the VM goes away (mirror mode: as Linux 7.2 releases guest_memfd
+ * and the VM, or key first; side-table mode: key first; TDR last).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -512,13 +513,6 @@ static bool lock_for_teardown(struct sim_vm *vm)
     return pthread_mutex_timedlock(&vm->lock, &ts) == 0;
 }
 
-/*
- * kvm_destroy_vm() for a TD, upstream order: tdx_mmu_release_hkid()
- * (VP.FLUSH per vCPU, MNG.VPFLUSHDONE, PHYMEM.CACHE.WB, MNG.KEY.FREEID),
- * then the MMU teardown reclaims every private page and S-EPT page, the
- * vCPUs' TDVPR/TDCX pages, the TDCS pages, and the TDR last, followed by
- * PHYMEM.PAGE.WBINVD of the TDR.
- */
 void sim_tdx_snapshot_final(struct sim_vm *vm)
 {
     struct tdx_td *td = vm->td;
@@ -588,29 +582,30 @@ int sim_tdx_release_hkid(struct sim_vm *vm, uint64_t *seamcalls)
         sim_seamcall_failed(vm, "TDH.MNG.KEY.FREEID", 0, err);
         return -EIO;
     }
+    vm->hkid_released = true;
     return 0;
 }
 
-/* Upstream: tdx_mmu_release_hkid(), then the MMU teardown reclaims. */
-static void mirror_teardown(struct sim_vm *vm)
+static void reclaim_vcpu_pages(struct sim_vm *vm)
 {
-    struct tdx_td *td = vm->td;
-    uint64_t seamcalls = 0;
-    GArray *pfns;
+    for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+        struct sim_vcpu *v = vm->vcpus[i];
+
+        if (v->vp < 0) {
+            continue;
+        }
+        for (unsigned j = 0; j < SIM_NR_TDCX; j++) {
+            reclaim(vm, v->tdcx_pfns[j], "TDCX");
+        }
+        reclaim(vm, v->tdvpr_pfn, "TDVPR");
+    }
+}
+
+/* KVM's mirror S-EPT pages (the mirror root's page tables). */
+static void reclaim_mirror_pages(struct sim_vm *vm)
+{
     GHashTableIter it;
     gpointer key, value;
-
-    sim_check_full(vm);
-    sim_tdx_snapshot_final(vm);
-    /* A failure is counted as a violation; reclaim what can be. */
-    sim_tdx_release_hkid(vm, &seamcalls);
-
-    pfns = g_array_new(FALSE, FALSE, sizeof(tdx_pfn_t));
-    tdx_td_for_each_leaf(td, collect_leaf, pfns);
-    for (unsigned i = 0; i < pfns->len; i++) {
-        reclaim(vm, g_array_index(pfns, tdx_pfn_t, i), "private");
-    }
-    g_array_free(pfns, TRUE);
 
     g_hash_table_iter_init(&it, vm->mirror);
     while (g_hash_table_iter_next(&it, &key, &value)) {
@@ -622,12 +617,107 @@ static void mirror_teardown(struct sim_vm *vm)
 }
 
 /*
- * kvm_destroy_vm() for a TD, upstream order: tdx_mmu_release_hkid()
- * (VP.FLUSH per vCPU, MNG.VPFLUSHDONE, PHYMEM.CACHE.WB, MNG.KEY.FREEID),
- * then the MMU teardown reclaims every private page and S-EPT page (in
- * side-table mode: what KVM_TDX_SEPT_TEARDOWN did, or does now), the
- * vCPUs' TDVPR/TDCX pages, the TDCS pages, and the TDR last, followed by
- * PHYMEM.PAGE.WBINVD of the TDR.
+ * Mirror mode, VM destruction as Linux 7.2 does it when QEMU 10.2.2 exits
+ * (7.2 has no KVM_TDX_TERMINATE_VM; QEMU closes none of these fds, the
+ * process exit releases them).  Every guest_memfd file holds a reference
+ * on the VM (virt/kvm/guest_memfd.c __kvm_gmem_create(): kvm_get_kvm()),
+ * as do the VM fd (kvm_main.c kvm_vm_release()) and each vCPU fd
+ * (kvm_vcpu_release()); kvm_destroy_vm() runs at the last kvm_put_kvm(),
+ * so in whatever order the files are released:
+ *
+ *  1. each guest_memfd's release, with the HKID still assigned
+ *     (guest_memfd.c kvm_gmem_release() -> __kvm_gmem_invalidate_start()
+ *     -> kvm_mmu_unmap_gfn_range() -> tdp_mmu.c
+ *     kvm_tdp_mmu_unmap_gfn_range() on the mirror root ->
+ *     tdx.c tdx_sept_remove_leaf_spte()): per private 4K leaf
+ *     TDH.MEM.RANGE.BLOCK, TDH.MEM.TRACK (tdx_track(), + kick),
+ *     TDH.MEM.PAGE.REMOVE, TDH.PHYMEM.PAGE.WBINVD (sim_gmem_release());
+ *     the S-EPT page tables stay (only leaves are zapped).  The mm's
+ *     release before it (kvm_mmu_notifier_release() -> mmu.c
+ *     kvm_mmu_zap_all() -> kvm_tdp_mmu_zap_all()) skips mirror roots;
+ *  2. kvm_destroy_vm() -> x86.c kvm_arch_pre_destroy_vm() ->
+ *     vt_vm_pre_destroy() -> tdx.c tdx_mmu_release_hkid(): TDH.VP.FLUSH
+ *     per vCPU, TDH.MNG.VPFLUSHDONE, TDH.PHYMEM.CACHE.WB, TDH.MNG.KEY.FREEID;
+ *  3. x86.c kvm_arch_destroy_vm() -> kvm_destroy_vcpus() ->
+ *     kvm_arch_vcpu_destroy() -> tdx.c tdx_vcpu_free(): RECLAIM of each
+ *     vCPU's TDCX pages, then its TDVPR;
+ *  4. kvm_mmu_uninit_vm() -> tdp_mmu.c kvm_mmu_uninit_tdp_mmu() zaps the
+ *     mirror root -> tdx.c tdx_sept_free_private_spt(): RECLAIM of each
+ *     S-EPT page;
+ *  5. kvm_x86_call(vm_destroy) -> tdx.c tdx_vm_destroy() ->
+ *     tdx_reclaim_td_control_pages(): RECLAIM of the TDCS pages, the TDR,
+ *     then TDH.PHYMEM.PAGE.WBINVD of the TDR (done by the caller).
+ *
+ * A private leaf left at step 4 would be a KVM_BUG_ON in 7.2
+ * (tdx_sept_remove_leaf_spte(): "HKID is released after all private pages
+ * have been removed"): a violation here.
+ */
+static void mirror_teardown_linux72(struct sim_vm *vm)
+{
+    uint64_t seamcalls = 0;
+
+    sim_check_full(vm);
+    sim_tdx_snapshot_final(vm);
+    for (unsigned i = 0; i < vm->gmems->len; i++) {
+        sim_gmem_release(vm, vm->gmems->pdata[i]);
+    }
+    if (tdx_td_leaves(vm->td, TDX_LEVEL_4K) ||
+        tdx_td_leaves(vm->td, TDX_LEVEL_2M)) {
+        sim_violation(vm, "private leaves left after every guest_memfd "
+                      "was released: tdx_sept_remove_leaf_spte() would "
+                      "KVM_BUG_ON with the HKID released");
+    }
+    /* A failure is counted as a violation; reclaim what can be. */
+    sim_tdx_release_hkid(vm, &seamcalls);
+    reclaim_vcpu_pages(vm);
+    reclaim_mirror_pages(vm);
+}
+
+/*
+ * Mirror mode, the key released first, as the unmerged KVM_TDX_TERMINATE_VM
+ * patch does (tdx_mmu_release_hkid() at TERMINATE_VM, then each private
+ * page RECLAIMed by tdx_sept_remove_leaf_spte()'s !is_hkid_assigned()
+ * path): VP.FLUSH .. KEY.FREEID, RECLAIM every private leaf, the vCPU
+ * pages, the S-EPT pages.  TDXSIM_TEARDOWN_ORDER=key-release-first.
+ */
+static void mirror_teardown_key_first(struct sim_vm *vm)
+{
+    uint64_t seamcalls = 0;
+    GArray *pfns;
+
+    sim_check_full(vm);
+    sim_tdx_snapshot_final(vm);
+    sim_tdx_release_hkid(vm, &seamcalls);
+    pfns = g_array_new(FALSE, FALSE, sizeof(tdx_pfn_t));
+    tdx_td_for_each_leaf(vm->td, collect_leaf, pfns);
+    for (unsigned i = 0; i < pfns->len; i++) {
+        reclaim(vm, g_array_index(pfns, tdx_pfn_t, i), "private");
+    }
+    g_array_free(pfns, TRUE);
+    for (unsigned i = 0; i < vm->gmems->len; i++) {
+        ((struct sim_gmem *)vm->gmems->pdata[i])->released = true;
+    }
+    reclaim_vcpu_pages(vm);
+    reclaim_mirror_pages(vm);
+}
+
+const char *sim_teardown_order_name(struct sim_vm *vm)
+{
+    /*
+     * Side-table mode: KVM_TDX_SEPT_TEARDOWN, or VM destruction doing the
+     * same (tdx-side-table-uapi.rst): the key first, then RECLAIM.
+     */
+    if (vm->sept.enabled || sim.teardown_key_first) {
+        return "key-release-first";
+    }
+    return "linux-7.2-release";
+}
+
+/*
+ * kvm_destroy_vm() for a TD.  Mirror mode: mirror_teardown_linux72() (the
+ * default) or mirror_teardown_key_first(); side-table mode: what
+ * KVM_TDX_SEPT_TEARDOWN did, or does now (key first), then the vCPU
+ * pages.  Then the TDCS pages, the TDR last and PHYMEM.PAGE.WBINVD of it.
  */
 void sim_tdx_destroy(struct sim_vm *vm)
 {
@@ -652,19 +742,11 @@ void sim_tdx_destroy(struct sim_vm *vm)
         if (!vm->sept.torn_down) {
             sim_sept_teardown(vm, false);
         }
+        reclaim_vcpu_pages(vm);
+    } else if (sim.teardown_key_first) {
+        mirror_teardown_key_first(vm);
     } else {
-        mirror_teardown(vm);
-    }
-
-    for (unsigned i = 0; i < vm->nr_vcpus; i++) {
-        struct sim_vcpu *v = vm->vcpus[i];
-        if (v->vp < 0) {
-            continue;
-        }
-        for (unsigned j = 0; j < SIM_NR_TDCX; j++) {
-            reclaim(vm, v->tdcx_pfns[j], "TDCX");
-        }
-        reclaim(vm, v->tdvpr_pfn, "TDVPR");
+        mirror_teardown_linux72(vm);
     }
     for (unsigned i = 0; i < SIM_NR_TDCS; i++) {
         reclaim(vm, vm->tdcs_pfns[i], "TDCS");

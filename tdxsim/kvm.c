@@ -133,6 +133,14 @@ void sim_init(void)
     /* TDXSIM_HUGE_FRAGMENTED=PCT: see sim_gmem_block_huge() (kvm-mem.c). */
     s = getenv("TDXSIM_HUGE_FRAGMENTED");
     sim.huge_fragmented_pct = s ? MIN(g_ascii_strtoull(s, NULL, 10), 100) : 0;
+    s = getenv("TDXSIM_TEARDOWN_ORDER");
+    if (s && *s && strcmp(s, "linux-7.2-release") &&
+        strcmp(s, "key-release-first")) {
+        fprintf(stderr, "tdxsim: TDXSIM_TEARDOWN_ORDER must be "
+                "linux-7.2-release or key-release-first, not '%s'\n", s);
+        exit(1);
+    }
+    sim.teardown_key_first = s && !strcmp(s, "key-release-first");
     sim.vms = g_ptr_array_new();
     sim.sys_ioctls = g_hash_table_new(g_str_hash, g_str_equal);
     sim.free_ctl_pfns = g_array_new(FALSE, FALSE, sizeof(tdx_pfn_t));
@@ -339,7 +347,11 @@ void sim_close(int fd)
         sim_vm_put(o->vm);
         break;
     case SIM_OBJ_GMEM:
+        /* kvm_gmem_release(): zap, then drop the VM reference. */
+        pthread_mutex_lock(&o->vm->lock);
         o->gmem->closed = true;
+        sim_gmem_release(o->vm, o->gmem);
+        pthread_mutex_unlock(&o->vm->lock);
         sim_vm_put(o->vm);
         break;
     }

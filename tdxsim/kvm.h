@@ -75,6 +75,7 @@ struct sim_gmem {
      */
     uint8_t *block_seen, *block_huge;
     bool closed;
+    bool released;              /* kvm_gmem_release() done (mirror zap) */
     uint8_t *pinned;            /* side-table: bitmap of pinned pages */
     uint64_t nr_pinned;
 };
@@ -238,6 +239,7 @@ struct sim_vm {
     bool destroyed;
     bool bugged;                /* KVM_BUG_ON or kvm_vm_dead(): every ioctl
                                    fails -EIO */
+    bool hkid_released;         /* TDH.MNG.KEY.FREEID done */
 
     uint64_t hypercall_exit_mask;   /* KVM_CAP_EXIT_HYPERCALL */
     bool split_irqchip;
@@ -313,6 +315,13 @@ struct sim_host {
      * TDXSIM_SEED); only matters where huge folios are asked for.
      */
     unsigned huge_fragmented_pct;     /* 0..100 */
+    /*
+     * TDXSIM_TEARDOWN_ORDER=key-release-first: mirror-mode VM destruction
+     * releases the key first, as the unmerged KVM_TDX_TERMINATE_VM does;
+     * default (linux-7.2-release): as Linux 7.2 releases guest_memfd and
+     * the VM (kvm-tdx.c).
+     */
+    bool teardown_key_first;
 };
 
 extern struct sim_host sim;
@@ -364,6 +373,8 @@ int sim_set_memory_attributes(struct sim_vm *vm,
  */
 int sim_gmem_fallocate(int fd, int mode, uint64_t offset, uint64_t len);
 bool sim_is_gmem_fd(int fd);
+/* kvm_gmem_release(): the file's last reference went (vm->lock held). */
+void sim_gmem_release(struct sim_vm *vm, struct sim_gmem *g);
 /*
  * mmap() of a guest_memfd: 0 if kvm_gmem_mmap() would map it (created with
  * GUEST_MEMFD_FLAG_MMAP, MAP_SHARED), else -errno.  A TD's guest_memfd is
@@ -465,6 +476,8 @@ int sim_tdx_vcpu_op(struct sim_vcpu *vcpu, struct kvm_tdx_cmd *cmd);
 int sim_tdx_create_vcpu(struct sim_vm *vm);
 void sim_tdx_destroy(struct sim_vm *vm);
 int sim_tdx_release_hkid(struct sim_vm *vm, uint64_t *seamcalls);
+/* "linux-7.2-release" or "key-release-first" (report teardown.order). */
+const char *sim_teardown_order_name(struct sim_vm *vm);
 
 /* kvm-run.c: KVM_RUN. */
 int sim_vcpu_run(struct sim_vcpu *vcpu);

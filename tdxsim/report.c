@@ -87,7 +87,7 @@ static void write_seamcalls(struct json_writer *w)
 
 /* build / teardown: one accounting window (kvm-phase.c). */
 static void phase_object(struct json_writer *w, const char *key,
-                         struct sim_phase *p)
+                         struct sim_phase *p, const char *order)
 {
     const struct tdx_counters *c = sim_phase_counters(p);
 
@@ -114,6 +114,9 @@ static void phase_object(struct json_writer *w, const char *key,
     }
     json_end_object(w);
     json_kv_uint(w, "kernel_calls", p->kernel_calls);
+    if (order) {
+        json_kv_string(w, "order", order);
+    }
     json_kv_uint(w, "estimated_ns",
                  tdx_counters_estimated_ns(c, tdxmod_cost_table(sim.mod)));
     json_end_object(w);
@@ -298,8 +301,8 @@ static char *render(struct sim_vm *vm)
     json_kv_uint(&w, "blocks_4k_folios", vm->backing.blocks_4k);
     json_end_object(&w);
 
-    phase_object(&w, "build", &vm->build);
-    phase_object(&w, "teardown", &vm->teardown);
+    phase_object(&w, "build", &vm->build, NULL);
+    phase_object(&w, "teardown", &vm->teardown, sim_teardown_order_name(vm));
     side_table_object(&w, vm);
 
     json_kv_uint(&w, "invariant_violations", s->invariant_violations);

@@ -537,6 +537,104 @@ static void test_gmem_file(void)
     mini_td_close(&t);
 }
 
+/*
+ * VM destruction in mirror mode.  linux-7.2-release (default): each
+ * guest_memfd's release zaps its private leaves with the HKID still
+ * assigned (BLOCK, TRACK, REMOVE, WBINVD per 4K page), then
+ * tdx_mmu_release_hkid() (VP.FLUSH .. KEY.FREEID), then RECLAIM of the
+ * vCPU, S-EPT and control pages.  key-release-first (TERMINATE_VM's
+ * order): FREEID first, then a RECLAIM per private page, no BLOCK, TRACK,
+ * REMOVE or per-page WBINVD.  The TDX module model refuses REMOVE after
+ * FREEID and RECLAIM before it, so each order is checked by the module too.
+ */
+static void teardown_order(int variant)
+{
+    enum { LINUX72, LINUX72_GMEM_FIRST, KEY_FIRST };
+    struct kvm_pre_fault_memory pf = { .gpa = 0x400000, .size = 64 * 4096 };
+    const struct tdx_counters *c = tdxmod_counters(sim.mod);
+    struct tdx_counters c0;
+    struct mini_td t;
+    uint64_t sept_pages;
+
+#define D(leaf) (c->seamcalls[leaf] - c0.seamcalls[leaf])
+    sim.teardown_key_first = variant == KEY_FIRST;
+    mini_td(&t, "vcpu 0\nshutdown\n");
+    g_assert_cmpint(sim_ioctl(t.vcpu_fd, KVM_PRE_FAULT_MEMORY, &pf), ==, 0);
+    g_assert_cmpuint(tdx_td_leaves(t.vm->td, TDX_LEVEL_4K), ==, 64);
+    sept_pages = g_hash_table_size(t.vm->mirror);
+    g_assert_cmpuint(sept_pages, ==, 3);        /* PDPT, PD, PT (4-level) */
+    c0 = *c;
+    g_assert_cmpstr(sim_teardown_order_name(t.vm), ==,
+                    variant == KEY_FIRST ? "key-release-first"
+                                         : "linux-7.2-release");
+    munmap(t.run, 2 * 4096);
+    if (variant != LINUX72_GMEM_FIRST) {
+        /*
+         * QEMU's exit: it closes none of the fds, the process exit
+         * releases them all (sim_fini() does the same).
+         */
+        sim_tdx_destroy(t.vm);
+    } else {
+        /* kvm_gmem_release() while the VM lives: the leaves go now. */
+        sim_close(t.gmem);
+        g_assert_false(t.vm->destroyed);
+        g_assert_cmpuint(tdx_td_leaves(t.vm->td, TDX_LEVEL_4K), ==, 0);
+        g_assert_cmpuint(D(TDH_MEM_PAGE_REMOVE), ==, 64);
+        g_assert_cmpuint(D(TDH_MNG_KEY_FREEID), ==, 0);
+        /* The VM fd and the vCPU fd hold it; the last close destroys. */
+        sim_close(t.vcpu_fd);
+        g_assert_false(t.vm->destroyed);
+        sim_close(t.vm_fd);
+    }
+    g_assert_true(t.vm->destroyed);
+    g_assert_true(t.vm->torn_down);
+    g_assert_cmpuint(t.vm->stats.invariant_violations, ==, 0);
+    g_assert_cmpuint(t.vm->leaks, ==, 0);
+    g_assert_cmpuint(tdxmod_pages_owned(sim.mod), ==, 0);
+    g_assert_cmpuint(D(TDH_VP_FLUSH), ==, 1);
+    g_assert_cmpuint(D(TDH_MNG_VPFLUSHDONE), ==, 1);
+    g_assert_cmpuint(D(TDH_PHYMEM_CACHE_WB), ==, 1);
+    g_assert_cmpuint(D(TDH_MNG_KEY_FREEID), ==, 1);
+    if (variant == KEY_FIRST) {
+        g_assert_cmpuint(D(TDH_MEM_RANGE_BLOCK), ==, 0);
+        g_assert_cmpuint(D(TDH_MEM_TRACK), ==, 0);
+        g_assert_cmpuint(D(TDH_MEM_PAGE_REMOVE), ==, 0);
+        g_assert_cmpuint(D(TDH_PHYMEM_PAGE_WBINVD), ==, 1);     /* TDR */
+        /* 64 private, 3 S-EPT, 5 TDCX + TDVPR, 4 TDCS, TDR */
+        g_assert_cmpuint(D(TDH_PHYMEM_PAGE_RECLAIM), ==,
+                         64 + sept_pages + 6 + 4 + 1);
+    } else {
+        g_assert_cmpuint(D(TDH_MEM_RANGE_BLOCK), ==, 64);
+        g_assert_cmpuint(D(TDH_MEM_TRACK), ==, 64);
+        g_assert_cmpuint(D(TDH_MEM_PAGE_REMOVE), ==, 64);
+        g_assert_cmpuint(D(TDH_PHYMEM_PAGE_WBINVD), ==, 64 + 1);
+        g_assert_cmpuint(D(TDH_PHYMEM_PAGE_RECLAIM), ==,
+                         sept_pages + 6 + 4 + 1);
+    }
+    g_assert_cmpuint(c->failed[TDH_PHYMEM_PAGE_RECLAIM], ==,
+                     c0.failed[TDH_PHYMEM_PAGE_RECLAIM]);
+    g_assert_cmpuint(c->failed[TDH_MEM_PAGE_REMOVE], ==,
+                     c0.failed[TDH_MEM_PAGE_REMOVE]);
+#undef D
+    if (variant != LINUX72_GMEM_FIRST) {
+        sim_close(t.vcpu_fd);
+        sim_close(t.vm_fd);
+        sim_close(t.gmem);
+    }
+    sim.teardown_key_first = false;
+}
+
+static void test_teardown_linux72(void)
+{
+    teardown_order(0);
+    teardown_order(1);
+}
+
+static void test_teardown_key_first(void)
+{
+    teardown_order(2);
+}
+
 int main(int argc, char **argv)
 {
     g_autofree char *trace = g_strdup("/tmp/tdxsim-test-kvm-XXXXXX");
@@ -569,6 +667,9 @@ int main(int argc, char **argv)
     g_test_add_func("/kvm/accept-twice-panics", test_accept_twice);
     g_test_add_func("/kvm/livelock-fails-run", test_livelock);
     g_test_add_func("/kvm/guest-memfd-file", test_gmem_file);
+    g_test_add_func("/kvm/teardown-linux-7.2-release", test_teardown_linux72);
+    g_test_add_func("/kvm/teardown-key-release-first",
+                    test_teardown_key_first);
     ret = g_test_run();
     unlink(trace);
     return ret;
