@@ -652,6 +652,46 @@ static void test_side_table_calls_per_run(void)
 }
 
 /*
+ * A conversion to private of a range that is half private already is
+ * refused by the kernel: only the half that changed is put back, the
+ * private half stays private (touching it as private causes no exit).
+ * Restoring the whole range's attributes made that half shared in KVM
+ * while QEMU still had it private: the guest's access then faulted for
+ * ever.
+ */
+static void test_side_table_rollback_keeps_unchanged(void)
+{
+    static const char *const half =
+        "accept 0x4000000 0x10000\n"
+        "mapgpa shared 0x4008000 0x8000 expect=ok\n";
+    g_autofree char *steps = g_strdup_printf(
+        "%s"
+        "mapgpa private 0x4000000 0x10000 expect=invalid\n"
+        "access private 0x4000000\n"
+        "access shared 0x4008000\n", half);
+    g_autofree char *inject = NULL;
+    QDict *report;
+    int64_t map_calls;
+
+    if (!have_simulator()) {
+        return;
+    }
+    report = run_steps("2G", half, NULL);
+    map_calls = dict_int(qdict_get_qdict(report, "side_table"), "map_calls");
+    qobject_unref(report);
+
+    inject = g_strdup_printf("enomem:map:nth=%" PRId64, map_calls + 1);
+    report = run_steps("2G", steps, inject);
+    check_run_ok(report);
+    g_assert_cmpint(dict_int(report, "invariant_violations"), ==, 0);
+    g_assert_cmpint(dict_int(qdict_get_qdict(report, "mapgpa"), "error"),
+                    ==, 1);
+    g_assert_cmpint(dict_int_or_zero(qdict_get_qdict(report, "exits"),
+                                     "memory_fault"), ==, 0);
+    qobject_unref(report);
+}
+
+/*
  * A conversion to private across two RAM sections (the TDVF's last page
  * and the first page above 4 GiB) fails in the second: the first is put
  * back, so both pages are still shared (touching them as shared exits to
@@ -977,6 +1017,8 @@ int main(int argc, char **argv)
                    test_side_table_calls_per_run);
     qtest_add_func("/tdx/td/side-table/rollback-across-sections",
                    test_side_table_rollback_across_sections);
+    qtest_add_func("/tdx/td/side-table/rollback-keeps-unchanged",
+                   test_side_table_rollback_keeps_unchanged);
     qtest_add_func("/tdx/td/side-table/failed-undo-stops-vm",
                    test_side_table_failed_undo);
     qtest_add_func("/tdx/td/side-table/device-add-refused",
