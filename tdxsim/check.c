@@ -14,15 +14,21 @@
 
 #include "kvm.h"
 
+/* One line on stderr: "tdxsim: WHAT: message". */
+static void say(const char *what, const char *fmt, va_list ap)
+{
+    fprintf(stderr, "tdxsim: %s: ", what);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
 void sim_violation(struct sim_vm *vm, const char *fmt, ...)
 {
     va_list ap;
 
     vm->stats.invariant_violations++;
     va_start(ap, fmt);
-    fputs("tdxsim: VIOLATION: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    say("VIOLATION", fmt, ap);
     va_end(ap);
 }
 
@@ -60,9 +66,7 @@ void sim_run_failed(struct sim_vm *vm, bool kill, const char *fmt, ...)
 
     vm->stats.run_failures++;
     va_start(ap, fmt);
-    fputs("tdxsim: RUN FAILED: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    say("RUN FAILED", fmt, ap);
     va_end(ap);
     if (kill) {
         vm->bugged = true;

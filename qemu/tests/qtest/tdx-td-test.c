@@ -652,36 +652,26 @@ static void test_side_table_calls_per_run(void)
 }
 
 /*
- * A conversion to private of a range that is half private already is
- * refused by the kernel: only the half that changed is put back, the
- * private half stays private (touching it as private causes no exit).
- * Restoring the whole range's attributes made that half shared in KVM
- * while QEMU still had it private: the guest's access then faulted for
- * ever.
+ * Run @before to count its MAP calls, then @before and @after with the
+ * @nth MAP call after those failing with -ENOMEM: the guest gets one
+ * MapGPA error, and whatever the refused conversion touched is put back,
+ * so the TD runs on with nothing out of step and none of @after's
+ * accesses faults (each touches memory in the state it had before).
  */
-static void test_side_table_rollback_keeps_unchanged(void)
+static void check_refused_map_undone(const char *mem, const char *before,
+                                     const char *after, int nth)
 {
-    static const char *const half =
-        "accept 0x4000000 0x10000\n"
-        "mapgpa shared 0x4008000 0x8000 expect=ok\n";
-    g_autofree char *steps = g_strdup_printf(
-        "%s"
-        "mapgpa private 0x4000000 0x10000 expect=invalid\n"
-        "access private 0x4000000\n"
-        "access shared 0x4008000\n", half);
+    g_autofree char *steps = g_strdup_printf("%s%s", before, after);
     g_autofree char *inject = NULL;
     QDict *report;
     int64_t map_calls;
 
-    if (!have_simulator()) {
-        return;
-    }
-    report = run_steps("2G", half, NULL);
+    report = run_steps(mem, before, NULL);
     map_calls = dict_int(qdict_get_qdict(report, "side_table"), "map_calls");
     qobject_unref(report);
 
-    inject = g_strdup_printf("enomem:map:nth=%" PRId64, map_calls + 1);
-    report = run_steps("2G", steps, inject);
+    inject = g_strdup_printf("enomem:map:nth=%" PRId64, map_calls + nth);
+    report = run_steps(mem, steps, inject);
     check_run_ok(report);
     g_assert_cmpint(dict_int(report, "invariant_violations"), ==, 0);
     g_assert_cmpint(dict_int(qdict_get_qdict(report, "mapgpa"), "error"),
@@ -692,44 +682,47 @@ static void test_side_table_rollback_keeps_unchanged(void)
 }
 
 /*
- * A conversion to private across two RAM sections (the TDVF's last page
- * and the first page above 4 GiB) fails in the second: the first is put
- * back, so both pages are still shared (touching them as shared exits to
- * nobody) and the guest got INVALID_OPERAND.
+ * A conversion to private of a range that is half private already is
+ * refused by the kernel: only the half that changed is put back, the
+ * private half stays private (touching it as private causes no exit).
+ * Restoring the whole range's attributes made that half shared in KVM
+ * while QEMU still had it private: the guest's access then faulted for
+ * ever.
  */
-static void test_side_table_rollback_across_sections(void)
+static void test_side_table_rollback_keeps_unchanged(void)
 {
-    static const char *const share =
-        "mapgpa shared 0xfffff000 0x2000 expect=ok\n";
-    g_autofree char *steps = g_strdup_printf(
-        "%s"
-        "mapgpa private 0xfffff000 0x2000 expect=invalid\n"
-        "access shared 0xfffff000\n"
-        "access shared 0x100000000\n"
-        "mapgpa private 0xfffff000 0x2000 expect=ok\n"
-        "accept 0xfffff000 0x2000\n"
-        "access private 0xfffff000\n", share);
-    g_autofree char *inject = NULL;
-    QDict *report, *exits;
-    int64_t map_calls;
-
     if (!have_simulator()) {
         return;
     }
-    report = run_steps("4G", share, NULL);
-    map_calls = dict_int(qdict_get_qdict(report, "side_table"), "map_calls");
-    qobject_unref(report);
+    check_refused_map_undone("2G",
+                             "accept 0x4000000 0x10000\n"
+                             "mapgpa shared 0x4008000 0x8000 expect=ok\n",
+                             "mapgpa private 0x4000000 0x10000 "
+                             "expect=invalid\n"
+                             "access private 0x4000000\n"
+                             "access shared 0x4008000\n", 1);
+}
 
-    /* The conversion maps the TDVF page first, then the page at 4 GiB. */
-    inject = g_strdup_printf("enomem:map:nth=%" PRId64, map_calls + 2);
-    report = run_steps("4G", steps, inject);
-    check_run_ok(report);
-    g_assert_cmpint(dict_int(report, "invariant_violations"), ==, 0);
-    g_assert_cmpint(dict_int(qdict_get_qdict(report, "mapgpa"), "error"),
-                    ==, 1);
-    exits = qdict_get_qdict(report, "exits");
-    g_assert_cmpint(dict_int_or_zero(exits, "memory_fault"), ==, 0);
-    qobject_unref(report);
+/*
+ * A conversion to private across two RAM sections (the TDVF's last page
+ * and the first page above 4 GiB) fails in the second (the conversion
+ * maps the TDVF page first): the first is put back, so both pages are
+ * still shared, and the guest got INVALID_OPERAND.
+ */
+static void test_side_table_rollback_across_sections(void)
+{
+    if (!have_simulator()) {
+        return;
+    }
+    check_refused_map_undone("4G",
+                             "mapgpa shared 0xfffff000 0x2000 expect=ok\n",
+                             "mapgpa private 0xfffff000 0x2000 "
+                             "expect=invalid\n"
+                             "access shared 0xfffff000\n"
+                             "access shared 0x100000000\n"
+                             "mapgpa private 0xfffff000 0x2000 expect=ok\n"
+                             "accept 0xfffff000 0x2000\n"
+                             "access private 0xfffff000\n", 2);
 }
 
 static char *query_status(QTestState *qts)
