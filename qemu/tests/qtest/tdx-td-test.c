@@ -52,6 +52,12 @@ static const TdTest td_tests[] = {
     { "hostile-private", "2G", 2, true, false },
     /* Four vCPUs on the same and on interleaved pages, 300 rounds. */
     { "conversion-race", "2G", 4, false, false },
+    /*
+     * Storms: four vCPUs leave a barrier together and convert the same,
+     * touching and overlapping ranges (also at the end of RAM below 4G)
+     * among implicit conversions, RETRYs and bad MapGPAs, 200 rounds.
+     */
+    { "storm", "2G", 4, true, false },
     /* MapGPAs across every section boundary of each layout. */
     { "straddle-2G", "2G", 1, true, false },
     { "straddle-4G", "4G", 1, true, false },
