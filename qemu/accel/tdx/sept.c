@@ -313,6 +313,34 @@ static bool tdx_sept_build_locked(TdxSept *sept, GArray *ranges,
     return true;
 }
 
+/*
+ * A planned 2 MiB leaf needs 2 MiB of physically contiguous backing; where
+ * the kernel has none for a block it maps the block with 512 4 KiB leaves
+ * instead.  Say so, from what the kernel reports having mapped: everything
+ * after that costs more (one AUG per 4 KiB, demotions that are not needed).
+ */
+static void tdx_sept_report_build_leaves(uint64_t planned_2m)
+{
+    struct kvm_tdx_sept_stats stats;
+    uint64_t fallen_back;
+
+    if (tdx_sept_kvm_stats(&stats) < 0) {
+        return;
+    }
+    trace_tdx_sept_build_mapped(stats.leaves_4k, stats.leaves_2m);
+    if (stats.leaves_2m >= planned_2m) {
+        return;
+    }
+    fallen_back = planned_2m - stats.leaves_2m;
+    warn_report("sept-mode=side-table: the kernel mapped %" PRIu64 " of the "
+                "%" PRIu64 " planned 2 MiB leaves with 4 KiB leaves (%" PRIu64
+                " MiB of guest RAM): its backing of those blocks is not 2 MiB "
+                "contiguous", fallen_back, planned_2m, fallen_back * 2);
+    error_printf("Building and converting that memory costs one SEAMCALL per "
+                 "4 KiB page; with sept-huge-leaves=off all of guest RAM is "
+                 "mapped that way.\n");
+}
+
 bool tdx_sept_side_table_build(const TdxSeptRange *added, size_t nr_added,
                                Error **errp)
 {
@@ -349,6 +377,9 @@ bool tdx_sept_side_table_build(const TdxSeptRange *added, size_t nr_added,
     qatomic_set(&sept->counters.planned_leaves_4k, nr_4k);
     qatomic_set(&sept->counters.planned_leaves_2m, nr_2m);
     trace_tdx_sept_build_done(sept->counters.build_ns);
+    if (allow_2m) {
+        tdx_sept_report_build_leaves(nr_2m);
+    }
     return true;
 }
 

@@ -862,7 +862,10 @@ typedef struct Refusal {
     const char *mem;
     const char *extra;
     const char *message;
-    /* Extra environment for the simulator, e.g. hiding the capability. */
+    /*
+     * Extra environment for the simulator, e.g. hiding the capability
+     * ("NAME=VALUE", several separated by spaces).
+     */
     const char *env;
     /*
      * Drop CAP_IPC_LOCK and play a host whose RLIMIT_MEMLOCK is this many
@@ -936,9 +939,13 @@ static int run_qemu_sync(const Refusal *r, char **err)
     envp = g_environ_unsetenv(envp, "TDXSIM_TRACE");
     envp = g_environ_unsetenv(envp, "TDXSIM_INJECT");
     if (r->env) {
-        g_auto(GStrv) kv = g_strsplit(r->env, "=", 2);
+        g_auto(GStrv) vars = g_strsplit(r->env, " ", -1);
 
-        envp = g_environ_setenv(envp, kv[0], kv[1], true);
+        for (size_t i = 0; vars[i]; i++) {
+            g_auto(GStrv) kv = g_strsplit(vars[i], "=", 2);
+
+            envp = g_environ_setenv(envp, kv[0], kv[1], true);
+        }
     }
     if (r->memlock) {
         g_autofree char *limit = g_strdup_printf("%" PRIu64, r->memlock);
@@ -992,6 +999,74 @@ static void test_side_table_memlock_exact(void)
     g_assert_cmpint(WEXITSTATUS(status), ==, 0);
 }
 
+/*
+ * A host without 2 MiB contiguous backing for a share of the blocks
+ * (TDXSIM_HUGE_FRAGMENTED: a quarter of them): the kernel maps those
+ * planned 2M leaves with 4K leaves, the TD runs to a clean end, and QEMU
+ * says how many of its 2M leaves the kernel could not map, counted from
+ * what the kernel reports, not from QEMU's plan.  With the backing whole,
+ * QEMU says nothing.
+ */
+static void test_side_table_fragmented_backing(void)
+{
+    g_autofree char *dir = g_dir_make_tmp("tdx-frag-XXXXXX", NULL);
+    g_autofree char *report_path = g_build_filename(dir, "report.json", NULL);
+    g_autofree char *env = g_strdup_printf("TDXSIM_HUGE_FRAGMENTED=25 "
+                                           "TDXSIM_REPORT=%s", report_path);
+    const Refusal whole = { .name = "whole", .mem = "2G" };
+    const Refusal fragmented = { .name = "fragmented", .mem = "2G",
+                                 .env = env };
+    g_autofree char *err = NULL;
+    const char *msg;
+    QDict *report, *leaves;
+    int64_t fallen_back, planned, mapped_2m;
+    int status;
+
+    if (!have_simulator()) {
+        return;
+    }
+    status = run_qemu_sync(&whole, &err);
+    g_assert_true(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+    g_assert_null(strstr(err, "planned 2 MiB leaves"));
+    g_clear_pointer(&err, g_free);
+
+    status = run_qemu_sync(&fragmented, &err);
+    g_assert_true(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+    report = read_report(report_path);
+    check_run_ok(report);
+    g_assert_cmpint(dict_int(report, "invariant_violations"), ==, 0);
+    g_assert_cmpint(dict_int(report, "leaks"), ==, 0);
+    /*
+     * 2 GiB of RAM are 1024 blocks; the block holding the pages the TDVF
+     * added (0x800000-0x820000) is mapped with 4K leaves around them.
+     */
+    msg = strstr(err, "the kernel mapped ");
+    g_assert_nonnull(msg);
+    g_assert_cmpint(sscanf(msg, "the kernel mapped %" SCNd64 " of the %"
+                           SCNd64 " planned 2 MiB leaves with 4 KiB leaves",
+                           &fallen_back, &planned), ==, 2);
+    g_assert_cmpint(planned, ==, 1023);
+    /* What the simulator's S-EPT holds after the build. */
+    leaves = qdict_get_qdict(qdict_get_qdict(report, "build"), "leaves");
+    mapped_2m = dict_int(leaves, "2M");
+    g_test_message("fragmented: %" PRId64 " of %" PRId64 " 2M leaves on 4K",
+                   fallen_back, planned);
+    g_assert_cmpint(fallen_back, ==, planned - mapped_2m);
+    g_assert_cmpint(dict_int(leaves, "4K"), >=, fallen_back * 512);
+    /* A quarter of the blocks, give or take the seeded draw... */
+    g_assert_cmpint(fallen_back * 100, >, planned * 15);
+    g_assert_cmpint(fallen_back * 100, <, planned * 35);
+    /* ...each of them drawn without a 2 MiB folio (the TDVF's too). */
+    g_assert_cmpint(fallen_back, <=,
+                    dict_int(qdict_get_qdict(report, "backing"),
+                             "blocks_2m_fallback"));
+    qobject_unref(report);
+    unlink(report_path);
+    rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1024,6 +1099,8 @@ int main(int argc, char **argv)
                    test_side_table_device_add);
     qtest_add_func("/tdx/td/side-table/memlock-exactly-enough",
                    test_side_table_memlock_exact);
+    qtest_add_func("/tdx/td/side-table/fragmented-backing",
+                   test_side_table_fragmented_backing);
 
     for (size_t i = 0; i < ARRAY_SIZE(inject_tests); i++) {
         g_autofree char *path = g_strdup_printf("/tdx/td/side-table/inject/%s",
