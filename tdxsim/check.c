@@ -12,74 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "kvm.h"
-
-/* One line on stderr: "tdxsim: WHAT: message". */
-static void say(const char *what, const char *fmt, va_list ap)
-{
-    fprintf(stderr, "tdxsim: %s: ", what);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-}
-
-void sim_violation(struct sim_vm *vm, const char *fmt, ...)
-{
-    va_list ap;
-
-    vm->stats.invariant_violations++;
-    va_start(ap, fmt);
-    say("VIOLATION", fmt, ap);
-    va_end(ap);
-}
-
-static void *exit_watchdog(void *opaque)
-{
-    long ms = (long)(intptr_t)opaque;
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-    nanosleep(&ts, NULL);
-    fprintf(stderr, "tdxsim: the run failed (see RUN FAILED above); "
-            "exiting with status %d\n", SIM_EXIT_RUN_FAILED);
-    _exit(SIM_EXIT_RUN_FAILED);
-    return NULL;
-}
-
-static void arm_exit_watchdog(void)
-{
-    static bool armed;
-    const char *env = getenv("TDXSIM_FAIL_EXIT_MS");
-    long ms = env && *env ? strtol(env, NULL, 0) : 2000;
-    pthread_t t;
-
-    if (armed || ms <= 0) {
-        return;
-    }
-    armed = true;
-    if (pthread_create(&t, NULL, exit_watchdog, (void *)(intptr_t)ms) == 0) {
-        pthread_detach(t);
-    }
-}
-
-void sim_run_failed(struct sim_vm *vm, bool kill, const char *fmt, ...)
-{
-    va_list ap;
-
-    vm->stats.run_failures++;
-    va_start(ap, fmt);
-    say("RUN FAILED", fmt, ap);
-    va_end(ap);
-    if (kill) {
-        vm->bugged = true;
-    }
-    sim_report_write_locked(vm);
-    arm_exit_watchdog();
-}
-
-bool sim_run_bad(const struct sim_vm *vm)
-{
-    return vm->stats.run_failures || vm->stats.expect_failures ||
-           vm->stats.invariant_violations || vm->leaks;
-}
+#include "check.h"
+#include "kvm-vm.h"
 
 static void check_leaf(struct sim_vm *vm, const struct tdx_sept_leaf_info *l)
 {
@@ -108,7 +42,7 @@ static void check_leaf(struct sim_vm *vm, const struct tdx_sept_leaf_info *l)
  * design private pages may be unmapped (lazy), so only mapped leaves are
  * checked against the attributes.
  */
-static void check_range(struct sim_vm *vm, uint64_t gpa, uint64_t size)
+static void check_range_leaves(struct sim_vm *vm, uint64_t gpa, uint64_t size)
 {
     uint64_t end = gpa + size;
     uint64_t g = gpa & ~0xfffULL;
@@ -129,12 +63,12 @@ static void report_td(const char *msg, void *opaque)
     sim_violation(opaque, "TDX module self-check: %s", msg);
 }
 
-void sim_check_range(struct sim_vm *vm, uint64_t gpa, uint64_t size)
+static void check_range(struct sim_vm *vm, uint64_t gpa, uint64_t size)
 {
     if (!vm->td || !size) {
         return;
     }
-    check_range(vm, gpa, size);
+    check_range_leaves(vm, gpa, size);
     if (sim.check_every && ++vm->check_ops % sim.check_every == 0) {
         vm->full_checks++;
         tdx_td_check(vm->td, report_td, vm);
@@ -181,7 +115,7 @@ static void check_side_table(struct sim_vm *vm)
     }
 }
 
-void sim_check_full(struct sim_vm *vm)
+static void check_full(struct sim_vm *vm)
 {
     if (!vm->td) {
         return;
@@ -214,7 +148,7 @@ static bool other_vcpu_converting(struct sim_vm *vm,
     return false;
 }
 
-void sim_check_agree(struct sim_vm *vm, uint64_t gpa, uint64_t size,
+static void check_agree(struct sim_vm *vm, uint64_t gpa, uint64_t size,
                      const char *what, const struct sim_vcpu *self)
 {
     uint64_t end, g = gpa & ~0xfffULL;
@@ -265,7 +199,7 @@ void sim_check_agree(struct sim_vm *vm, uint64_t gpa, uint64_t size,
     }
 }
 
-void sim_check_agree_all(struct sim_vm *vm, const char *what)
+static void check_agree_all(struct sim_vm *vm, const char *what)
 {
     if (!vm->td || !vm->sept.enabled) {
         return;
@@ -274,9 +208,21 @@ void sim_check_agree_all(struct sim_vm *vm, const char *what)
         struct sim_slot *s = &vm->slots[i];
 
         if (s->used && s->gmem && (s->slot >> 16) == 0) {
-            sim_check_agree(vm, s->gpa, s->size, what, NULL);
+            check_agree(vm, s->gpa, s->size, what, NULL);
         }
     }
     /* Leaves outside the memslots or over shared pages. */
-    sim_check_full(vm);
+    check_full(vm);
+}
+
+static const struct sim_check_ops check_ops = {
+    .range = check_range,
+    .full = check_full,
+    .agree = check_agree,
+    .agree_all = check_agree_all,
+};
+
+void check_register(void)
+{
+    sim_register_checks(&check_ops);
 }

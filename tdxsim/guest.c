@@ -6,14 +6,17 @@
  * ACCEPT) is modelled here: either handled inside "KVM" or turned into the
  * exit to userspace that upstream KVM would produce.
  *
- * Runs with vm->lock held, called from KVM_RUN (kvm-run.c).
+ * Runs with vm->lock held, entered from KVM_RUN through the ops it
+ * registers (kvm-guest.h); it asks KVM only through that header.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "kvm.h"
+#include "guest.h"
+#include "guest-trace.h"
+#include "kvm-guest.h"
 #include "mapgpa.h"
 
 /*
@@ -32,7 +35,7 @@
  */
 #define RACE_WAITS          500
 
-void guest_vm_setup(struct sim_vm *vm)
+static void guest_vm_setup(struct sim_vm *vm)
 {
     const char *path = getenv("TDXSIM_TRACE");
     GError *err = NULL;
@@ -48,13 +51,32 @@ void guest_vm_setup(struct sim_vm *vm)
     }
 }
 
-void guest_vcpu_setup(struct sim_vcpu *vcpu)
+static void guest_vcpu_setup(struct sim_vcpu *vcpu)
 {
     struct sim_vm *vm = vcpu->vm;
 
     vcpu->ops = trace_vcpu_ops(vm->trace, vcpu->vcpu_id, &vcpu->nr_ops);
     if (vcpu->nr_ops) {
         vm->traced_vcpus++;
+    }
+}
+
+/* Trace operations for vCPUs QEMU did not create never run: say so. */
+static void guest_vm_finalized(struct sim_vm *vm)
+{
+    for (unsigned v = 0; v < trace_nr_vcpus(vm->trace); v++) {
+        unsigned nr;
+        bool exists = false;
+
+        trace_vcpu_ops(vm->trace, v, &nr);
+        for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+            exists |= vm->vcpus[i]->vcpu_id == v;
+        }
+        if (nr && !exists) {
+            fprintf(stderr, "tdxsim: warning: the trace has %u operations for "
+                    "vCPU %u, which QEMU did not create (-smp too small)\n",
+                    nr, v);
+        }
     }
 }
 
@@ -315,22 +337,6 @@ static enum guest_result mapgpa_complete_exit(struct sim_vcpu *vcpu,
 
 /* ---- EPT violations ---- */
 
-static enum guest_result memory_fault_exit(struct sim_vcpu *vcpu,
-                                           uint64_t gpa, bool private)
-{
-    struct kvm_run *run = vcpu->run;
-
-    run->exit_reason = KVM_EXIT_MEMORY_FAULT;
-    run->memory_fault.flags = private ? KVM_MEMORY_EXIT_FLAG_PRIVATE : 0;
-    run->memory_fault.gpa = gpa & ~0xfffULL;
-    run->memory_fault.size = SIM_PAGE_SIZE;
-    if (vcpu->vm->sept.enabled) {
-        vcpu->conv_gpa = run->memory_fault.gpa;
-        vcpu->conv_size = SIM_PAGE_SIZE;
-    }
-    return GUEST_EFAULT;
-}
-
 /*
  * Side-table mode, EPT violation on a private GPA that is not mapped while
  * its attribute says private: a conversion racing the access is in flight
@@ -342,10 +348,8 @@ static enum guest_result memory_fault_exit(struct sim_vcpu *vcpu,
 static enum guest_result racing_fault(struct sim_vcpu *vcpu, uint64_t gpa,
                                       int *err)
 {
-    struct sim_vm *vm = vcpu->vm;
     const struct trace_op *op = &vcpu->ops[vcpu->pc];
 
-    vm->sept.racing_faults++;
     vcpu->repeats = 0;          /* waiting is not a failed attempt */
     if (++vcpu->race_waits <= RACE_WAITS) {
         return GUEST_BLOCK;
@@ -357,40 +361,23 @@ static enum guest_result racing_fault(struct sim_vcpu *vcpu, uint64_t gpa,
 }
 
 /*
- * KVM's private fault at gpa: implicit conversion exit if the attributes
- * say shared, else a lazy 4K map.  Returns GUEST_CONTINUE when the guest
- * can retry its access (mapped, or BUSY => RET_PF_RETRY).
+ * The guest's side of an EPT violation KVM resolved (kvm-guest.h):
+ * GUEST_CONTINUE when the guest can retry its access.
  */
-static enum guest_result private_fault(struct sim_vcpu *vcpu, uint64_t gpa,
-                                       int *err)
+static enum guest_result after_fault(struct sim_vcpu *vcpu, uint64_t gpa,
+                                     enum kvm_fault f, int *err)
 {
-    struct sim_vm *vm = vcpu->vm;
-    int r;
-
-    vm->stats.private_faults++;
-    if (!sim_gfn_private(vm, gpa >> 12)) {
-        return memory_fault_exit(vcpu, gpa, true);
-    }
-    if (vm->sept.enabled) {
-        if (!sim_find_slot(vm, gpa) || !sim_find_slot(vm, gpa)->gmem) {
-            return memory_fault_exit(vcpu, gpa, true);
-        }
+    switch (f) {
+    case KVM_FAULT_RETRY:
+        return GUEST_CONTINUE;
+    case KVM_FAULT_EXIT:
+        return GUEST_EFAULT;
+    case KVM_FAULT_RACING:
         return racing_fault(vcpu, gpa, err);
+    case KVM_FAULT_ERROR:
+        break;
     }
-    r = sim_mmu_map_private(vm, gpa, false);
-    switch (r) {
-    case 0:
-        sim_check_range(vm, gpa & ~0xfffULL, SIM_PAGE_SIZE);
-        return GUEST_CONTINUE;
-    case -EAGAIN:
-        return GUEST_CONTINUE;
-    case -EFAULT:
-        /* no guest_memfd behind it: KVM reports a memory fault */
-        return memory_fault_exit(vcpu, gpa, true);
-    default:
-        *err = -r;
-        return GUEST_ERROR;
-    }
+    return GUEST_ERROR;
 }
 
 /*
@@ -433,8 +420,7 @@ static enum guest_result guest_access(struct sim_vcpu *vcpu,
 {
     struct sim_vm *vm = vcpu->vm;
     uint64_t gpa = op->gpa & ~0xfffULL;
-    struct tdx_sept_leaf_info info;
-    enum guest_result res;
+    enum kvm_gpa_state state;
 
     if (too_many_repeats(vcpu)) {
         return livelock(vcpu, op, err, "%s access to GPA 0x%" PRIx64,
@@ -442,22 +428,23 @@ static enum guest_result guest_access(struct sim_vcpu *vcpu,
     }
     if (!op->private) {
         if (sim_gfn_private(vm, gpa >> 12)) {
-            return memory_fault_exit(vcpu, gpa, false);
+            return kvm_guest_memory_fault_exit(vcpu, gpa, false);
         }
         vm->stats.shared_faults++;
         advance(vcpu);
         return GUEST_CONTINUE;
     }
-    if (sim_gfn_private(vm, gpa >> 12) && tdx_td_lookup(vm->td, gpa, &info)) {
-        if (info.state == SEPT_PENDING) {
-            return access_before_accept(vcpu, op, gpa, err);
-        }
+    state = kvm_guest_gpa_state(vcpu, gpa, NULL);
+    if (state == KVM_GPA_PENDING) {
+        return access_before_accept(vcpu, op, gpa, err);
+    }
+    if (state == KVM_GPA_ACCEPTED) {
         advance(vcpu);      /* accepted: no EPT violation */
         return GUEST_CONTINUE;
     }
-    res = private_fault(vcpu, gpa, err);
     /* Mapped now (PENDING, if by a lazy fault): the access is retried. */
-    return res;
+    return after_fault(vcpu, gpa, kvm_guest_private_fault(vcpu, gpa, err),
+                       err);
 }
 
 /* ---- TDG.MEM.PAGE.ACCEPT, as Linux's tdx_accept_memory() ---- */
@@ -471,33 +458,6 @@ static int accept_top_level(uint64_t gpa, uint64_t end)
         }
     }
     return TDX_LEVEL_4K;
-}
-
-/*
- * The EPT violation of an ACCEPT (the module exits to the host with the
- * accept level): a 4K ACCEPT inside a *pending* 2M leaf makes KVM split the
- * leaf (side-table mode, as KVM's TDX huge-page support does); anything
- * else is KVM's private fault (lazy AUG, implicit conversion exit, ...).
- * The guest then re-executes the same TDCALL.
- */
-static enum guest_result accept_violation(struct sim_vcpu *vcpu,
-                                          uint64_t gpa, int *err)
-{
-    struct sim_vm *vm = vcpu->vm;
-    struct tdx_sept_leaf_info info;
-
-    if (vcpu->acc_level == TDX_LEVEL_4K && vm->sept.enabled &&
-        tdx_td_lookup(vm->td, gpa, &info) && info.level == TDX_LEVEL_2M &&
-        info.state == SEPT_PENDING) {
-        /* The TD exit: this vCPU is out of the guest while KVM works. */
-        tdx_vp_exit(vm->td, vcpu->vp);
-        if (sim_sept_accept_split(vm, gpa) == -EIO) {
-            *err = EIO;
-            return GUEST_ERROR;
-        }
-        return GUEST_CONTINUE;
-    }
-    return private_fault(vcpu, gpa, err);
 }
 
 /*
@@ -551,7 +511,7 @@ static enum guest_result guest_accept(struct sim_vcpu *vcpu,
             advance(vcpu);
             return GUEST_CONTINUE;
         }
-        st = tdg_mem_page_accept(vm->td, vcpu->vp, gpa, vcpu->acc_level);
+        st = kvm_guest_accept(vcpu, gpa, vcpu->acc_level);
         vm->stats.accept_calls++;
         if (st == TDX_SUCCESS) {
             if (vcpu->acc_level == TDX_LEVEL_2M) {
@@ -571,7 +531,14 @@ static enum guest_result guest_accept(struct sim_vcpu *vcpu,
                                 " at level %d (EPT violation never resolved)",
                                 gpa, vcpu->acc_level);
             }
-            return accept_violation(vcpu, gpa, err);
+            /*
+             * The TD exit: KVM resolves it (a 4K ACCEPT in a pending 2M
+             * leaf splits it); the guest re-executes the same TDCALL.
+             */
+            return after_fault(vcpu, gpa,
+                               kvm_guest_accept_fault(vcpu, gpa,
+                                                      vcpu->acc_level, err),
+                               err);
         }
         if (TDX_STATUS_CLASS(st) == TDX_OPERAND_BUSY_HOST_PRIORITY ||
             TDX_STATUS_IS_BUSY(st)) {
@@ -595,7 +562,7 @@ static enum guest_result guest_accept(struct sim_vcpu *vcpu,
  * GUEST_CONTINUE: go on into the guest; GUEST_EXIT: KVM_RUN returns 0 with
  * the next exit (the next MapGPA chunk); GUEST_ERROR: KVM_RUN fails.
  */
-enum guest_result guest_complete(struct sim_vcpu *vcpu, int *err)
+static enum guest_result guest_complete(struct sim_vcpu *vcpu, int *err)
 {
     if (vcpu->compl == SIM_COMPL_MAPGPA) {
         vcpu->compl = SIM_COMPL_NONE;
@@ -604,7 +571,7 @@ enum guest_result guest_complete(struct sim_vcpu *vcpu, int *err)
     return GUEST_CONTINUE;
 }
 
-enum guest_result guest_step(struct sim_vcpu *vcpu, int *err)
+static enum guest_result guest_step(struct sim_vcpu *vcpu, int *err)
 {
     struct sim_vm *vm = vcpu->vm;
     const struct trace_op *op;
@@ -659,4 +626,17 @@ enum guest_result guest_step(struct sim_vcpu *vcpu, int *err)
     }
     *err = EINVAL;
     return GUEST_ERROR;
+}
+
+static const struct sim_guest_ops guest_ops = {
+    .vm_setup = guest_vm_setup,
+    .vcpu_setup = guest_vcpu_setup,
+    .vm_finalized = guest_vm_finalized,
+    .complete = guest_complete,
+    .step = guest_step,
+};
+
+void guest_register(void)
+{
+    sim_register_guest(&guest_ops);
 }

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "kvm.h"
-#include "mapgpa.h"
+#include "kvm-sept.h"
 
 #define MAX_SUPPORTED_CPUID 256
 
@@ -518,7 +518,7 @@ int sim_check_extension(struct sim_vm *vm, long cap)
     case KVM_CAP_VM_TYPES:
         return (1 << KVM_X86_DEFAULT_VM) | (1 << KVM_X86_TDX_VM);
     case KVM_CAP_EXIT_HYPERCALL:
-        return 1 << KVM_HC_MAP_GPA_RANGE_NR;
+        return 1 << SIM_HC_MAP_GPA_RANGE;
     case KVM_CAP_MEMORY_ATTRIBUTES:
         return (!vm || tdx) ? KVM_MEMORY_ATTRIBUTE_PRIVATE : 0;
     case KVM_CAP_TDX_SIDE_SEPT:
@@ -543,7 +543,7 @@ int sim_enable_cap(struct sim_vm *vm, struct kvm_enable_cap *cap)
     pthread_mutex_lock(&vm->lock);
     switch (cap->cap) {
     case KVM_CAP_EXIT_HYPERCALL:
-        if (cap->args[0] & ~(1ULL << KVM_HC_MAP_GPA_RANGE_NR)) {
+        if (cap->args[0] & ~(1ULL << SIM_HC_MAP_GPA_RANGE)) {
             r = -EINVAL;
         } else {
             vm->hypercall_exit_mask = cap->args[0];

@@ -12,7 +12,7 @@
 #include <errno.h>
 #include <inttypes.h>
 
-#include "kvm.h"
+#include "kvm-mmu.h"
 
 /* A vCPU re-faults after RET_PF_RETRY; bound it so a stuck BUSY shows up. */
 #define FAULT_BUSY_RETRIES  1000
@@ -29,39 +29,6 @@ static int64_t mirror_key(int table_level, uint64_t gpa)
 {
     return ((int64_t)table_level << 56) |
            (int64_t)(gpa >> (12 + 9 * (table_level + 1)));
-}
-
-void sim_mmu_track_peaks(struct sim_vm *vm)
-{
-    for (int l = 0; l <= TDX_MAX_LEVELS; l++) {
-        if (vm->mirror_pages[l] > vm->mirror_peak[l]) {
-            vm->mirror_peak[l] = vm->mirror_pages[l];
-        }
-    }
-    if (vm->mirror_total > vm->mirror_total_peak) {
-        vm->mirror_total_peak = vm->mirror_total;
-    }
-    if (vm->td) {
-        for (int l = 0; l < 2; l++) {
-            uint64_t n = tdx_td_leaves(vm->td, l);
-            if (n > vm->leaves_peak[l]) {
-                vm->leaves_peak[l] = n;
-            }
-        }
-    }
-}
-
-void sim_seamcall_failed(struct sim_vm *vm, const char *what, uint64_t gpa,
-                         tdx_status_t err)
-{
-    sim_violation(vm, "%s at GPA 0x%" PRIx64 " failed: %s (0x%016" PRIx64
-                  "), KVM_BUG_ON: the VM is dead", what, gpa,
-                  tdx_status_name(err), err);
-    if (!vm->bugged) {
-        vm->bugged = true;
-        /* QEMU may abort() on a dead VM: leave a report behind now. */
-        sim_report_write_locked(vm);
-    }
 }
 
 static int link_table(struct sim_vm *vm, int t, uint64_t gpa)
@@ -113,7 +80,7 @@ int sim_mmu_map_private(struct sim_vm *vm, uint64_t gpa, bool add_page)
 
     if (vm->sept.enabled) {
         /* Side-table mode never faults private memory in. */
-        return add_page ? sim_sept_add_page(vm, gpa) : -EOPNOTSUPP;
+        return -EOPNOTSUPP;
     }
     gpa &= ~0xfffULL;
     if (!sim_private_pfn(vm, gpa, &pfn, NULL)) {
@@ -125,7 +92,7 @@ int sim_mmu_map_private(struct sim_vm *vm, uint64_t gpa, bool add_page)
     for (int t = levels - 2; t >= 0; t--) {
         r = link_table(vm, t, gpa);
         if (r) {
-            sim_mmu_track_peaks(vm);
+            sim_track_peaks(vm);
             return r;
         }
     }
@@ -137,7 +104,7 @@ int sim_mmu_map_private(struct sim_vm *vm, uint64_t gpa, bool add_page)
         }
         vm->stats.busy_retries++;
     }
-    sim_mmu_track_peaks(vm);
+    sim_track_peaks(vm);
     if (err) {
         if (TDX_STATUS_IS_BUSY(err)) {
             return -EAGAIN;
@@ -240,12 +207,7 @@ void sim_mmu_zap_private(struct sim_vm *vm, uint64_t gpa, uint64_t size)
     if (!vm->td || vm->tdx_state == SIM_TDX_UNINIT) {
         return;
     }
-    if (vm->sept.enabled) {
-        sim_sept_unmap_internal(vm, gpa & ~0xfffULL,
-                                MIN(end, tdx_td_shared_bit(vm->td)) -
-                                (gpa & ~0xfffULL));
-        return;
-    }
+    g_assert(!vm->sept.enabled);    /* sim_zap_private() chose */
     end = MIN(end, tdx_td_shared_bit(vm->td));
     while (g < end) {
         struct tdx_sept_leaf_info info;
@@ -267,7 +229,7 @@ void sim_mmu_zap_private(struct sim_vm *vm, uint64_t gpa, uint64_t size)
         remove_leaf(vm, info.gpa, info.level);
         g = info.gpa + level_size(info.level);
     }
-    sim_mmu_track_peaks(vm);
+    sim_track_peaks(vm);
 }
 
 /*

@@ -7,7 +7,7 @@
  */
 #include <string.h>
 
-#include "kvm.h"
+#include "kvm-vm.h"
 
 static void diff(struct tdx_counters *out, const struct tdx_counters *now,
                  const struct tdx_counters *start)

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include "kvm.h"
+#include "kvm-vm.h"
 
 #define CAP_IPC_LOCK_BIT 14
 

@@ -8,9 +8,27 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "kvm.h"
+
+static const struct sim_guest_ops *guest_ops;
+
+void sim_register_guest(const struct sim_guest_ops *ops)
+{
+    guest_ops = ops;
+}
+
+const struct sim_guest_ops *sim_guest(void)
+{
+    if (!guest_ops) {
+        fprintf(stderr, "tdxsim: no guest registered (tdxsim_init() wires "
+                "it)\n");
+        abort();
+    }
+    return guest_ops;
+}
 
 /* How long a halted vCPU sleeps between checks for a kick. */
 #define HALT_POLL_NS    2000000
@@ -70,7 +88,7 @@ int sim_vcpu_run(struct sim_vcpu *vcpu)
              * tdx_vcpu_pre_run().
              */
             first = false;
-            switch (guest_complete(vcpu, &err)) {
+            switch (sim_guest()->complete(vcpu, &err)) {
             case GUEST_EXIT:
                 sim_count(vm->stats.exits, exit_name(run->exit_reason));
                 pthread_mutex_unlock(&vm->lock);
@@ -109,7 +127,7 @@ int sim_vcpu_run(struct sim_vcpu *vcpu)
             pthread_mutex_unlock(&vm->lock);
             return -EIO;
         }
-        res = guest_step(vcpu, &err);
+        res = sim_guest()->step(vcpu, &err);
         tdx_vp_exit(vm->td, vcpu->vp);
 
         switch (res) {

@@ -15,7 +15,7 @@
 #include <errno.h>
 #include <inttypes.h>
 
-#include "kvm.h"
+#include "kvm-sept.h"
 
 #define SEPT_BUSY_RETRIES   16
 #define BLOCK_PAGES         512ULL
@@ -232,7 +232,7 @@ int sim_sept_add_page(struct sim_vm *vm, uint64_t gpa)
         return failed(vm, "TDH.MEM.PAGE.ADD", gpa, err, NULL);
     }
     entry_changed(vm, TDX_LEVEL_4K, gpa, +1);
-    sim_mmu_track_peaks(vm);
+    sim_track_peaks(vm);
     return 0;
 }
 

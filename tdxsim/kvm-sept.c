@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "kvm.h"
+#include "kvm-sept.h"
 
 #define SIZE_2M             (2ULL << 20)
 #define PAGES_2M            512ULL
@@ -212,7 +212,7 @@ static int sept_map(struct sim_vm *vm, struct kvm_tdx_sept_range *rg,
     if (!r) {
         sim_sept_retry_candidates(vm, CANDIDATE_BUDGET);
     }
-    sim_mmu_track_peaks(vm);
+    sim_track_peaks(vm);
     sim_check_range(vm, first, g - first);
     return r;
 }
@@ -286,7 +286,7 @@ static int sept_unmap(struct sim_vm *vm, struct kvm_tdx_sept_range *rg,
     if (!r) {
         sim_sept_retry_candidates(vm, CANDIDATE_BUDGET);
     }
-    sim_mmu_track_peaks(vm);
+    sim_track_peaks(vm);
     /* What is done: a resumed call does the rest. */
     sim_check_range(vm, first, g - first);
     return r;

@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "kvm.h"
+#include "kvm-mmu.h"
+#include "kvm-sept.h"
 
 #define KVM_MAX_CPUID_ENTRIES_SIM 256
 
@@ -178,7 +180,7 @@ static int tdx_init_vm(struct sim_vm *vm, struct kvm_tdx_cmd *cmd)
         vm->mirror_pages[tdx_td_levels(vm->td) - 1] = 1;
         vm->mirror_total = 1;
     }
-    sim_mmu_track_peaks(vm);
+    sim_track_peaks(vm);
     vm->tdx_state = SIM_TDX_INITIALIZED;
     sim_log("TD initialised: GPAW %u, attributes 0x%llx, XFAM 0x%llx", guest_pa,
             (unsigned long long)init->attributes,
@@ -215,20 +217,7 @@ static int tdx_finalize(struct sim_vm *vm, struct kvm_tdx_cmd *cmd)
         /* The build must have mapped every private page. */
         sim_check_agree_all(vm, "finalize");
     }
-    for (unsigned v = 0; v < trace_nr_vcpus(vm->trace); v++) {
-        unsigned nr;
-        bool exists = false;
-
-        trace_vcpu_ops(vm->trace, v, &nr);
-        for (unsigned i = 0; i < vm->nr_vcpus; i++) {
-            exists |= vm->vcpus[i]->vcpu_id == v;
-        }
-        if (nr && !exists) {
-            fprintf(stderr, "tdxsim: warning: the trace has %u operations for "
-                    "vCPU %u, which QEMU did not create (-smp too small)\n",
-                    nr, v);
-        }
-    }
+    sim_guest()->vm_finalized(vm);
     sim_check_full(vm);
     sim_log("TD finalized");
     return 0;
@@ -402,7 +391,8 @@ static int tdx_init_mem_region(struct sim_vcpu *vcpu, struct kvm_tdx_cmd *cmd)
             break;
         }
         do {
-            r = sim_mmu_map_private(vm, region.gpa, true);
+            r = vm->sept.enabled ? sim_sept_add_page(vm, region.gpa) :
+                sim_mmu_map_private(vm, region.gpa, true);
         } while (r == -EAGAIN && ++loops < INIT_MEM_BUSY_LOOPS);
         if (r == -EAGAIN) {
             sim_violation(vm, "KVM_TDX_INIT_MEM_REGION at GPA 0x%" PRIx64
@@ -488,15 +478,6 @@ static void reclaim(struct sim_vm *vm, tdx_pfn_t pfn, const char *what)
 }
 
 /* Leaves by walking the tree, independent of any counter. */
-static bool count_leaf(const struct tdx_sept_leaf_info *info, void *opaque)
-{
-    uint64_t *n = opaque;
-
-    if (info->level <= TDX_LEVEL_2M) {
-        n[info->level]++;
-    }
-    return true;
-}
 
 static bool collect_leaf(const struct tdx_sept_leaf_info *info, void *opaque)
 {
@@ -511,79 +492,6 @@ static bool lock_for_teardown(struct sim_vm *vm)
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_sec += 5;
     return pthread_mutex_timedlock(&vm->lock, &ts) == 0;
-}
-
-void sim_tdx_snapshot_final(struct sim_vm *vm)
-{
-    struct tdx_td *td = vm->td;
-
-    if (vm->final_taken || !td) {
-        return;
-    }
-    vm->final_taken = true;
-    sim_mmu_track_peaks(vm);
-    for (int l = 0; l < TDX_MAX_LEVELS; l++) {
-        vm->sept_pages_final[l] = tdx_td_sept_pages(td, l);
-        vm->sept_pages_peak[l] = tdx_td_sept_pages_peak(td, l);
-    }
-    for (int l = 0; l <= TDX_MAX_LEVELS; l++) {
-        vm->mirror_final[l] = vm->mirror_pages[l];
-    }
-    vm->leaves_final[0] = tdx_td_leaves(td, TDX_LEVEL_4K);
-    vm->leaves_final[1] = tdx_td_leaves(td, TDX_LEVEL_2M);
-    tdx_td_for_each_leaf(td, count_leaf, vm->leaves_walked);
-    vm->teardown.leaves[0] = vm->leaves_final[0];
-    vm->teardown.leaves[1] = vm->leaves_final[1];
-}
-
-/*
- * Upstream's tdx_mmu_release_hkid(): VP.FLUSH every vCPU, MNG.VPFLUSHDONE,
- * PHYMEM.CACHE.WB (resumable), MNG.KEY.FREEID.  After it only RECLAIM is
- * left, in either design.  Adds the SEAMCALLs issued to *seamcalls.
- * Returns 0, or -EIO after a failure KVM would treat as a bug.
- */
-int sim_tdx_release_hkid(struct sim_vm *vm, uint64_t *seamcalls)
-{
-    struct tdx_td *td = vm->td;
-    tdx_status_t err;
-    int tries = 0;
-
-    for (unsigned i = 0; i < vm->nr_vcpus; i++) {
-        if (vm->vcpus[i]->vp < 0) {
-            continue;
-        }
-        (*seamcalls)++;
-        err = tdh_vp_flush(td, vm->vcpus[i]->vp);
-        /* A vCPU never associated (never ran) is fine, as upstream. */
-        if (err && err != TDX_VCPU_NOT_ASSOCIATED) {
-            sim_seamcall_failed(vm, "TDH.VP.FLUSH", 0, err);
-            return -EIO;
-        }
-    }
-    (*seamcalls)++;
-    err = tdh_mng_vpflushdone(td);
-    if (err) {
-        sim_seamcall_failed(vm, "TDH.MNG.VPFLUSHDONE", 0, err);
-        return -EIO;
-    }
-    (*seamcalls)++;
-    err = tdh_phymem_cache_wb(td, false);
-    while (err == TDX_INTERRUPTED_RESTARTABLE && ++tries < 1000) {
-        (*seamcalls)++;
-        err = tdh_phymem_cache_wb(td, true);
-    }
-    if (err) {
-        sim_seamcall_failed(vm, "TDH.PHYMEM.CACHE.WB", 0, err);
-        return -EIO;
-    }
-    (*seamcalls)++;
-    err = tdh_mng_key_freeid(td);
-    if (err) {
-        sim_seamcall_failed(vm, "TDH.MNG.KEY.FREEID", 0, err);
-        return -EIO;
-    }
-    vm->hkid_released = true;
-    return 0;
 }
 
 static void reclaim_vcpu_pages(struct sim_vm *vm)

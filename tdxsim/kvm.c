@@ -18,34 +18,10 @@
 #include <unistd.h>
 
 #include "kvm.h"
-
-struct sim_host sim = {
-    .lock = PTHREAD_MUTEX_INITIALIZER,
-};
+#include "kvm-mmu.h"
+#include "kvm-sept.h"
 
 #define DEFAULT_DEVICE "/dev/tdxsim-kvm"
-
-void sim_log(const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!sim.verbose) {
-        return;
-    }
-    va_start(ap, fmt);
-    fputs("tdxsim: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-}
-
-void sim_count(GHashTable *h, const char *name)
-{
-    gpointer v = g_hash_table_lookup(h, name);
-
-    g_hash_table_insert(h, (gpointer)name,
-                        GSIZE_TO_POINTER(GPOINTER_TO_SIZE(v) + 1));
-}
 
 static void apply_busy_rules(void)
 {
@@ -205,29 +181,6 @@ int sim_open_device(int flags)
     return o->fd;
 }
 
-tdx_pfn_t sim_alloc_ctl_pfn(void)
-{
-    tdx_pfn_t pfn;
-
-    pthread_mutex_lock(&sim.lock);
-    if (sim.free_ctl_pfns->len) {
-        pfn = g_array_index(sim.free_ctl_pfns, tdx_pfn_t,
-                            sim.free_ctl_pfns->len - 1);
-        g_array_set_size(sim.free_ctl_pfns, sim.free_ctl_pfns->len - 1);
-    } else {
-        pfn = sim.next_ctl_pfn++;
-    }
-    pthread_mutex_unlock(&sim.lock);
-    return pfn;
-}
-
-void sim_free_ctl_pfn(tdx_pfn_t pfn)
-{
-    pthread_mutex_lock(&sim.lock);
-    g_array_append_val(sim.free_ctl_pfns, pfn);
-    pthread_mutex_unlock(&sim.lock);
-}
-
 /* ---- objects ---- */
 
 static int create_vm(unsigned long type)
@@ -261,7 +214,7 @@ static int create_vm(unsigned long type)
     pthread_mutex_lock(&sim.lock);
     g_ptr_array_add(sim.vms, vm);
     pthread_mutex_unlock(&sim.lock);
-    guest_vm_setup(vm);
+    sim_guest()->vm_setup(vm);
     sim_log("created VM type %lu fd %d", type, vm->fd);
     return o->fd;
 }
@@ -312,7 +265,7 @@ static int create_vcpu(struct sim_vm *vm, unsigned long id)
     o->vcpu = vcpu;
     vm->vcpus[vm->nr_vcpus++] = vcpu;
     vm->refs++;
-    guest_vcpu_setup(vcpu);
+    sim_guest()->vcpu_setup(vcpu);
     pthread_mutex_unlock(&vm->lock);
     sim_log("created vCPU %lu fd %d", id, o->fd);
     return o->fd;

@@ -1,330 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * tdxsim: internal interface of the fake KVM (kvm*.c), the scripted guest
- * (guest.c), the invariant checks (check.c) and the report (report.c).
- *
- * The fake KVM models upstream Linux KVM's TDX support (the "mirror"
- * design: lazy 4K private faults, mirror S-EPT pages) and, once userspace
- * enables KVM_CAP_TDX_SIDE_SEPT, the side-table UAPI (kvm-sept*.c: the
- * S-EPT built and changed by explicit MAP/UNMAP commands, 2M leaves,
- * pinned private memory), on top of the TDX module model of tdxmod.h.
- * Every fake fd is a real memfd so the kernel never sees a collision;
- * preload.c routes libc calls on those fds here.
- *
- * Locking: sim_host.lock guards the fd table and VM list; each VM's lock
- * guards everything of that VM, including every TDX-module call (tdxmod is
- * not thread safe).  KVM_RUN never blocks with a VM lock held.
+ * tdxsim: the fake KVM's ioctl level -- fds and dispatch, capabilities,
+ * memslots and guest_memfd, the TDX commands, KVM_RUN -- above the mirror
+ * MMU (kvm-mmu.h) and the side-table UAPI (kvm-sept.h), on the objects of
+ * kvm-vm.h.  preload.c routes libc calls on the fake fds here; every fake
+ * fd is a real memfd so the kernel never sees a collision.
  */
 #ifndef TDXSIM_KVM_H
 #define TDXSIM_KVM_H
 
-#include <pthread.h>
-#include <stdarg.h>
-#include <stdbool.h>
-#include <stdint.h>
-#include "kvm-uapi.h"     /* upstream KVM + side-sept-uapi.h */
-#include <glib.h>
-
-#include "tdxmod.h"
-#include "inject.h"
-#include "guest-trace.h"
-
-#define SIM_MAX_FDS         65536
-#define SIM_MAX_VCPUS       256
-#define SIM_MAX_SLOTS       512
-#define SIM_VCPU_MMAP_PAGES 2           /* kvm_run + PIO data page */
-#define SIM_NR_TDCS         4           /* TDCS pages of a TD (TDX 1.5) */
-#define SIM_NR_TDCX         5           /* TDVPS pages besides the TDVPR */
-#define SIM_GSI_COUNT       1024        /* KVM_CAP_IRQ_ROUTING */
-#define SIM_PAGE_SIZE       4096ULL
-/* TD attributes (TDX module ABI). */
-#define TDX_TD_ATTR_SEPT_VE_DISABLE (1ULL << 28)
-
-enum sim_obj_kind {
-    SIM_OBJ_SYSTEM,
-    SIM_OBJ_VM,
-    SIM_OBJ_VCPU,
-    SIM_OBJ_GMEM,
-};
-
-struct sim_vm;
-struct sim_vcpu;
-struct sim_gmem;
-
-struct sim_obj {
-    enum sim_obj_kind kind;
-    int fd;
-    struct sim_vm *vm;
-    struct sim_vcpu *vcpu;
-    struct sim_gmem *gmem;
-};
-
-struct sim_gmem {
-    struct sim_vm *vm;
-    int fd;
-    uint64_t size;
-    uint64_t flags;
-    tdx_pfn_t pfn_base;         /* host pfns [base, base + 512 * blocks) */
-    unsigned index;             /* creation order in the VM (fragmentation) */
-    /*
-     * Folios, one decision per 2 MiB block of the file, made when the
-     * block is first used (kvm-mem.c sim_gmem_block_huge()): bit set in
-     * block_seen once decided, in block_huge when its folio is one 2 MiB
-     * folio (contiguous, aligned host pfns); else 512 4 KiB folios whose
-     * host pfns are scattered over the block's range.
-     */
-    uint8_t *block_seen, *block_huge;
-    bool closed;
-    bool released;              /* kvm_gmem_release() done (mirror zap) */
-    uint8_t *pinned;            /* side-table: bitmap of pinned pages */
-    uint64_t nr_pinned;
-};
-
-struct sim_slot {
-    bool used;
-    uint32_t slot;              /* as_id << 16 | id, as given */
-    uint32_t flags;
-    uint64_t gpa;
-    uint64_t size;
-    uint64_t uaddr;
-    uint64_t gmem_offset;
-    struct sim_gmem *gmem;      /* NULL: no private backing */
-};
-
-/* What KVM must finish when userspace re-enters (complete_userspace_io). */
-enum sim_completion {
-    SIM_COMPL_NONE,
-    SIM_COMPL_MAPGPA,
-};
-
-struct sim_vcpu {
-    struct sim_vm *vm;
-    int fd;
-    unsigned long vcpu_id;
-    int vp;                     /* TDX module vCPU index, -1 before INIT */
-    struct kvm_run *run;
-    size_t run_size;
-    bool tdx_initialized;
-    tdx_pfn_t tdvpr_pfn;
-    tdx_pfn_t tdcx_pfns[SIM_NR_TDCX];
-    uint64_t init_rcx;          /* KVM_TDX_INIT_VCPU data (TD HOB GPA) */
-
-    /* Scripted guest. */
-    const struct trace_op *ops;
-    unsigned nr_ops;
-    unsigned pc;
-    bool trace_done;            /* all ops executed (it halts afterwards) */
-    enum sim_completion compl;
-    bool mg_active;             /* a MapGPA of op pc is in flight */
-    uint64_t mg_start;          /* guest's current request start */
-    uint64_t mg_next, mg_end;   /* KVM's map_gpa_next/end */
-    int mg_retry_count;
-    bool acc_active;            /* accept of op pc in progress */
-    uint64_t acc_next;
-    int acc_level;              /* level being tried at acc_next */
-    unsigned repeats;           /* times op pc re-executed without progress */
-    unsigned race_waits;        /* side-table: waits for a racing conversion */
-    /* side-table: range converted by the last exit, checked at re-entry */
-    uint64_t conv_gpa, conv_size;
-    uint64_t irq_pending;
-    unsigned barrier_seen;
-};
-
-struct sim_stats {
-    GHashTable *ioctls;         /* name -> count (uint64 in pointer) */
-    GHashTable *exits;          /* name -> count */
-    uint64_t mapgpa_calls;      /* guest MapGPA TDVMCALLs (retries included) */
-    uint64_t mapgpa_success;
-    uint64_t mapgpa_retry;      /* RETRY returned to the guest */
-    uint64_t mapgpa_invalid;    /* INVALID_OPERAND from KVM's checks */
-    uint64_t mapgpa_align;
-    uint64_t mapgpa_unsupported;
-    uint64_t mapgpa_user_error; /* userspace failed a chunk */
-    uint64_t mapgpa_gave_up;    /* guest gave up after RETRYs */
-    uint64_t mapgpa_chunks;
-    uint64_t expect_failures;   /* trace expectations not met */
-    uint64_t run_failures;      /* sim_run_failed(): the run cannot pass */
-    uint64_t livelocks;         /* operations that never made progress */
-    uint64_t guest_panics;      /* the Linux guest would panic (accept) */
-    uint64_t access_before_accept; /* KVM killed the TD (SEPT_VE_DISABLE) */
-    uint64_t leaked_pages;      /* guest pages leaked after a failed
-                                   conversion to shared */
-    uint64_t leaked_ops_skipped; /* trace ops on them the guest never does */
-    uint64_t trace_ops;
-    uint64_t to_private, to_private_pages;
-    uint64_t to_shared, to_shared_pages;
-    uint64_t private_faults;    /* EPT violations on private GPAs */
-    uint64_t lazy_maps;         /* 4K leaves AUGed by faults */
-    uint64_t prefault_pages;
-    uint64_t shared_faults;
-    uint64_t zapped_leaves;
-    uint64_t accept_calls, accept_4k, accept_2m, accept_busy_retries;
-    uint64_t busy_retries;      /* SEAMCALLs retried by KVM after BUSY */
-    uint64_t vcpu_kicks;        /* "no vCPU enters" retries of BLOCK/REMOVE */
-    uint64_t enomem;            /* allocation failures (injected) */
-    uint64_t eintr;             /* -EINTR returned with partial progress */
-    uint64_t init_mem_pages, init_mem_measured;
-    uint64_t invariant_violations;
-    uint64_t agree_checks;      /* side-table S-EPT == attributes checks */
-    uint64_t gmem_punched_pages;
-    uint64_t unknown_ioctls;
-};
-
-/*
- * One accounting window (kvm-phase.c): SEAMCALLs issued by the whole TDX
- * module between begin and end, the kernel calls userspace made for it and
- * the private leaves present at its reference point.
- */
-struct sim_phase {
-    bool started, ended;
-    struct tdx_counters start;  /* module counters at begin */
-    struct tdx_counters total;  /* end - start (or now - start) */
-    uint64_t kernel_calls;
-    uint64_t leaves[2];         /* 4K, 2M */
-};
-
-/* KVM's record of one S-EPT page in side-table mode (kvm-sept-ops.c). */
-struct sim_sept_page {
-    tdx_pfn_t pfn;
-    unsigned nr_present;        /* entries KVM made present in it */
-};
-
-/* Side-table mode (KVM_CAP_TDX_SIDE_SEPT), kvm-sept*.c. */
-struct sim_side_table {
-    bool enabled;
-    uint64_t leaves;            /* KVM_TDX_SEPT_LEAF_* enabled */
-    GHashTable *pages;          /* (level, index) -> struct sim_sept_page */
-    GHashTable *candidates;     /* 2M block GPA -> 1: promote later */
-    GQueue *candidate_order;    /* the same GPAs, round robin */
-    GHashTable *touched;        /* table key -> table GPA: prune check */
-    bool has_cap_ipc_lock;      /* read once per MAP call */
-    /* TEARDOWN progress (resumable after -EINTR). */
-    int teardown_stage;         /* 0 not started, 1 reclaiming, 2 done */
-    GArray *reclaim;            /* pfns (2M heads included) to reclaim */
-    GArray *reclaim_levels;     /* their levels */
-    unsigned reclaim_next;
-    bool torn_down;
-    bool bad_call;              /* a command hit an unexpected failure */
-    /* Counters (KVM_TDX_SEPT_STATS and the report). */
-    uint64_t map_calls, unmap_calls, teardown_calls, stats_calls;
-    uint64_t seamcalls, busy_retries, kicks;
-    uint64_t demotions, promotions, promote_failed, accept_splits;
-    uint64_t sept_removed, racing_faults, enomem, eintr, eagain;
-    uint64_t pinned_pages, pinned_peak, pins, unpins;
-    uint64_t charged_pages;     /* of pinned_pages, on RLIMIT_MEMLOCK */
-    uint64_t prefault_refused, punch_refused;
-    uint64_t candidates_peak;
-};
-
-enum sim_tdx_state {
-    SIM_TDX_UNINIT,             /* before KVM_TDX_INIT_VM */
-    SIM_TDX_INITIALIZED,        /* HKID assigned, building */
-    SIM_TDX_RUNNABLE,           /* after KVM_TDX_FINALIZE_VM */
-};
-
-/* guest_memfd folios the run used, per 2 MiB block (report "backing"). */
-struct sim_backing {
-    uint64_t blocks_huge;       /* a 2 MiB folio: 2M leaves possible */
-    uint64_t blocks_fallback;   /* huge folios wanted (side-table, LEAF_2M)
-                                   but none: fragmented, or not whole */
-    uint64_t blocks_4k;         /* stock 4 KiB folios (mirror, LEAF_4K) */
-};
-
-struct sim_vm {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;        /* guest barriers / shutdown */
-    int fd;
-    unsigned long type;
-    int refs;                   /* vm fd + vcpu fds + guest_memfds */
-    bool destroyed;
-    bool bugged;                /* KVM_BUG_ON or kvm_vm_dead(): every ioctl
-                                   fails -EIO */
-    bool hkid_released;         /* TDH.MNG.KEY.FREEID done */
-
-    uint64_t hypercall_exit_mask;   /* KVM_CAP_EXIT_HYPERCALL */
-    bool split_irqchip;
-
-    enum sim_tdx_state tdx_state;
-    struct tdx_td *td;
-    tdx_pfn_t tdr_pfn;
-    tdx_pfn_t tdcs_pfns[SIM_NR_TDCS];
-    unsigned gpaw;              /* 48 or 52 */
-    unsigned maxphyaddr;        /* guest MAXPHYADDR (legal GPA width) */
-    uint64_t shared_bit;
-    uint64_t td_attributes, xfam;
-    struct kvm_cpuid2 *td_cpuid;    /* as given to INIT_VM */
-
-    struct sim_vcpu *vcpus[SIM_MAX_VCPUS];
-    unsigned nr_vcpus;
-    struct sim_slot slots[SIM_MAX_SLOTS];
-    GPtrArray *gmems;           /* every guest_memfd of the VM */
-    GHashTable *attrs;          /* gfn >> 15 -> 4 KiB bitmap (1 = private) */
-
-    /* KVM's mirror of the S-EPT: (level, first gfn) -> S-EPT page pfn. */
-    GHashTable *mirror;
-    uint64_t mirror_pages[TDX_MAX_LEVELS + 1];
-    uint64_t mirror_peak[TDX_MAX_LEVELS + 1];
-    uint64_t mirror_total, mirror_total_peak;
-    uint64_t leaves_peak[2];
-    uint64_t sept_pages_final[TDX_MAX_LEVELS], sept_pages_peak[TDX_MAX_LEVELS];
-    uint64_t leaves_final[2];
-    uint64_t leaves_walked[2];  /* the same, counted by walking the S-EPT */
-    uint64_t mirror_final[TDX_MAX_LEVELS + 1];
-    uint64_t teardown_reclaimed;
-
-    /* Scripted guest. */
-    struct trace *trace;
-    unsigned traced_vcpus;      /* vCPUs with operations */
-    unsigned finished_vcpus;    /* of which reached the end or shutdown */
-    unsigned barrier_arrived;
-    unsigned barrier_gen;
-    GHashTable *leaked;         /* gfns the guest leaked (failed to shared) */
-
-    struct sim_side_table sept;
-    struct sim_phase build;     /* first INIT_MEM_REGION .. FINALIZE_VM */
-    struct sim_phase teardown;  /* teardown start .. TDR reclaimed */
-    bool final_taken;           /* *_final snapshot taken */
-
-    struct sim_stats stats;
-    struct sim_backing backing;
-    uint64_t leaks;             /* pages still owned after teardown */
-    bool torn_down;
-    uint64_t check_ops;         /* operations checked so far */
-    uint64_t full_checks;       /* structural self-checks run */
-};
-
-struct sim_host {
-    pthread_mutex_t lock;
-    struct tdxmod *mod;
-    struct inject *inj;
-    uint64_t seed;
-    char *device;               /* path answered as the KVM device */
-    struct sim_obj *fds[SIM_MAX_FDS];
-    GPtrArray *vms;             /* every VM ever created */
-    GHashTable *sys_ioctls;     /* system-fd ioctl name -> count */
-    tdx_pfn_t next_ctl_pfn;     /* control/S-EPT page allocator */
-    GArray *free_ctl_pfns;
-    tdx_pfn_t next_gmem_pfn;
-    bool verbose;
-    unsigned check_every;       /* structural self-check every N ops */
-    GArray *hidden_caps;        /* TDXSIM_HIDE_CAPS: caps answered as 0 */
-    uint64_t memlock_pages;     /* pages charged to RLIMIT_MEMLOCK */
-    /*
-     * TDXSIM_HUGE_FRAGMENTED=PCT: share of 2 MiB guest_memfd blocks for
-     * which the host's allocator has no 2 MiB folio (seeded by
-     * TDXSIM_SEED); only matters where huge folios are asked for.
-     */
-    unsigned huge_fragmented_pct;     /* 0..100 */
-    /*
-     * TDXSIM_TEARDOWN_ORDER=key-release-first: mirror-mode VM destruction
-     * releases the key first, as the unmerged KVM_TDX_TERMINATE_VM does;
-     * default (linux-7.2-release): as Linux 7.2 releases guest_memfd and
-     * the VM (kvm-tdx.c).
-     */
-    bool teardown_key_first;
-};
-
-extern struct sim_host sim;
+#include "kvm-vm.h"
+#include "kvm-guest.h"
 
 /* kvm.c: host, fd table and dispatch. */
 void sim_init(void);
@@ -334,13 +20,9 @@ bool sim_owns_fd(int fd);
 int sim_ioctl(int fd, unsigned long req, void *arg);
 void sim_close(int fd);
 void sim_fini(void);
-void sim_log(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
-void sim_count(GHashTable *h, const char *name);
 struct sim_obj *sim_new_obj(enum sim_obj_kind kind, const char *name,
                             uint64_t size);
 void sim_vm_put(struct sim_vm *vm);
-tdx_pfn_t sim_alloc_ctl_pfn(void);
-void sim_free_ctl_pfn(tdx_pfn_t pfn);
 
 /* kvm-caps.c: capabilities, CPUID, MSRs (system and VM scope). */
 int sim_check_extension(struct sim_vm *vm, long cap);
@@ -386,151 +68,23 @@ int sim_gmem_mmap_check(int fd, int flags);
 /* The model's own write into a guest_memfd (INIT_MEM_REGION's copy). */
 ssize_t sim_gmem_pwrite(struct sim_gmem *g, const void *buf, size_t len,
                         uint64_t off);
-bool sim_gfn_private(struct sim_vm *vm, uint64_t gfn);
-bool sim_range_private(struct sim_vm *vm, uint64_t gpa, uint64_t size);
-struct sim_slot *sim_find_slot(struct sim_vm *vm, uint64_t gpa);
-/* Host pfn backing private gpa (needs a gmem slot); false if none. */
-bool sim_private_pfn(struct sim_vm *vm, uint64_t gpa, tdx_pfn_t *pfn,
-                     struct sim_slot **slotp);
 /*
- * Whether the 2 MiB block of g holding offset off is one 2 MiB folio
- * (contiguous, 2M-aligned host pfns).  Decided at the block's first use:
- * a stock guest_memfd (mirror mode, side-table mode with LEAF_4K only)
- * has 4 KiB folios; side-table mode with LEAF_2M pins with 2 MiB folios
- * where the allocator has one (not TDXSIM_HUGE_FRAGMENTED's share, not a
- * block past the end of the file).
+ * Zap the private mappings of [gpa, gpa + size): the mirror MMU's zap, or
+ * in side-table mode an UNMAP from inside KVM (vm->lock held).
  */
-bool sim_gmem_block_huge(struct sim_gmem *g, uint64_t off);
-/* The whole 2M block of GPA gpa2m has a 2 MiB folio behind it, aligned. */
-bool sim_block_huge_backed(struct sim_vm *vm, uint64_t gpa2m);
-
-/* kvm-mmu.c: the mirror TDP MMU on top of the S-EPT (vm->lock held). */
-int sim_mmu_map_private(struct sim_vm *vm, uint64_t gpa, bool add_page);
-void sim_mmu_zap_private(struct sim_vm *vm, uint64_t gpa, uint64_t size);
-int sim_pre_fault_memory(struct sim_vcpu *vcpu, struct kvm_pre_fault_memory *r);
-void sim_mmu_track_peaks(struct sim_vm *vm);
-/* Retry a SEAMCALL the way KVM does after OPERAND_BUSY (see .c). */
-void sim_seamcall_failed(struct sim_vm *vm, const char *what, uint64_t gpa,
-                         tdx_status_t err);
-
-/* kvm-sept.c: the side-table UAPI (KVM_CAP_TDX_SIDE_SEPT, KVM_TDX_SEPT_*). */
-#define SIM_SEPT_LEAVES (KVM_TDX_SEPT_LEAF_4K | KVM_TDX_SEPT_LEAF_2M)
-int sim_sept_enable(struct sim_vm *vm, const struct kvm_enable_cap *cap);
-/* KVM_TDX_SEPT_* (vm->lock held); other ids return -ENOTTY. */
-int sim_sept_vm_op(struct sim_vm *vm, struct kvm_tdx_cmd *cmd);
-/* Teardown of all private memory (TEARDOWN, or VM destruction). */
-int sim_sept_teardown(struct sim_vm *vm, bool interruptible);
-/* UNMAP of a range from inside KVM (memslot deletion). */
-void sim_sept_unmap_internal(struct sim_vm *vm, uint64_t gpa, uint64_t size);
-
-/* kvm-sept-ops.c: SEAMCALL sequences on the side table (vm->lock held). */
-void sim_sept_table_init(struct sim_vm *vm);
-/* 0 or -EAGAIN (busy), -ENOMEM, -EIO (*hw set, VM bugged). */
-int sim_sept_link(struct sim_vm *vm, uint64_t gpa, int leaf_level,
-                  tdx_status_t *hw);
-int sim_sept_aug(struct sim_vm *vm, uint64_t gpa, int level, tdx_pfn_t pfn,
-                 tdx_status_t *hw);
-/* PAGE.ADD of KVM_TDX_INIT_MEM_REGION in side-table mode (pins it). */
-int sim_sept_add_page(struct sim_vm *vm, uint64_t gpa);
-int sim_sept_track(struct sim_vm *vm, tdx_status_t *hw);
-int sim_sept_demote(struct sim_vm *vm, uint64_t gpa2m, tdx_status_t *hw);
-/* BLOCK, one TRACK, REMOVE for leaves[n] (gpa | level in bit 0). */
-int sim_sept_remove_batch(struct sim_vm *vm, const uint64_t *leaves,
-                          unsigned n, unsigned *removed, tdx_status_t *hw);
-/* Remove S-EPT pages left empty by removals under gpas. */
-int sim_sept_prune(struct sim_vm *vm, tdx_status_t *hw);
-void sim_sept_note_touched(struct sim_vm *vm, uint64_t gpa);
-/* Try to merge the 4K leaves of the 2M block at gpa2m: 1 merged, 0 not
- * (yet), <0 error. */
-int sim_sept_try_promote(struct sim_vm *vm, uint64_t gpa2m, tdx_status_t *hw);
-void sim_sept_retry_candidates(struct sim_vm *vm, unsigned budget);
-/* KVM's count of present 4K leaves in the block (512 if a 2M leaf). */
-unsigned sim_sept_block_present(struct sim_vm *vm, uint64_t gpa2m);
-uint64_t sim_sept_table_pages(struct sim_vm *vm);
-/* Guest 4K ACCEPT hit a 2M leaf: split it (BLOCK, TRACK, DEMOTE). */
-int sim_sept_accept_split(struct sim_vm *vm, uint64_t gpa);
-
-/* kvm-pin.c: pinning of guest_memfd pages and RLIMIT_MEMLOCK charging. */
-bool sim_pin_test(struct sim_slot *slot, uint64_t gpa);
-/* Pin the n pages at gpa (one slot); -ENOMEM when over RLIMIT_MEMLOCK. */
-int sim_pin_range(struct sim_vm *vm, struct sim_slot *slot, uint64_t gpa,
-                  uint64_t n);
-/* Pages of [offset, offset + len) of g that are pinned. */
-uint64_t sim_pin_count(struct sim_gmem *g, uint64_t offset, uint64_t len);
-/* Read CAP_IPC_LOCK for the charges of one command. */
-void sim_pin_begin_call(struct sim_vm *vm);
-/* Unpin and uncharge every pinned page of the VM's guest_memfds. */
-void sim_unpin_all(struct sim_vm *vm);
-
-/* kvm-phase.c: build and teardown accounting windows. */
-void sim_phase_begin(struct sim_vm *vm, struct sim_phase *p);
-void sim_phase_end(struct sim_vm *vm, struct sim_phase *p);
-/* Totals so far (the window's diff, ended or not). */
-const struct tdx_counters *sim_phase_counters(struct sim_phase *p);
+void sim_zap_private(struct sim_vm *vm, uint64_t gpa, uint64_t size);
 
 /* kvm-tdx.c: KVM_MEMORY_ENCRYPT_OP and TD teardown. */
-/* The report's *_final figures, once, just before the teardown starts. */
-void sim_tdx_snapshot_final(struct sim_vm *vm);
 int sim_tdx_vm_op(struct sim_vm *vm, struct kvm_tdx_cmd *cmd);
 int sim_tdx_vcpu_op(struct sim_vcpu *vcpu, struct kvm_tdx_cmd *cmd);
 int sim_tdx_create_vcpu(struct sim_vm *vm);
 void sim_tdx_destroy(struct sim_vm *vm);
-int sim_tdx_release_hkid(struct sim_vm *vm, uint64_t *seamcalls);
 /* "linux-7.2-release" or "key-release-first" (report teardown.order). */
 const char *sim_teardown_order_name(struct sim_vm *vm);
 
 /* kvm-run.c: KVM_RUN. */
 int sim_vcpu_run(struct sim_vcpu *vcpu);
-
-/* guest.c: the scripted guest's next step (vm->lock held). */
-enum guest_result {
-    GUEST_EXIT,         /* kvm_run filled; return 0 from KVM_RUN */
-    GUEST_EFAULT,       /* KVM_EXIT_MEMORY_FAULT; return -EFAULT */
-    GUEST_CONTINUE,     /* handled inside KVM; run the next step */
-    GUEST_BLOCK,        /* nothing to do: halt until kicked/woken */
-    GUEST_ERROR,        /* KVM would fail KVM_RUN (errno in *err) */
-};
-void guest_vm_setup(struct sim_vm *vm);
-void guest_vcpu_setup(struct sim_vcpu *vcpu);
-/* complete_userspace_io (before immediate_exit is looked at). */
-enum guest_result guest_complete(struct sim_vcpu *vcpu, int *err);
-enum guest_result guest_step(struct sim_vcpu *vcpu, int *err);
-
-/* check.c: invariants after every S-EPT or attribute change. */
-void sim_violation(struct sim_vm *vm, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-/*
- * The run has failed in a way that, on real hardware, leaves a TD that
- * never finishes (a livelock, a panicked guest, a dead VM): counted in
- * trace.run_failures, printed as "tdxsim: RUN FAILED:", the report written
- * now, and the process made to exit with status SIM_EXIT_RUN_FAILED after
- * TDXSIM_FAIL_EXIT_MS (default 2000; 0 = never, QEMU stays as it is), so
- * that no test waits for a TD that cannot end.  kill: also kill the VM
- * (kvm_vm_dead(): every later VM/vCPU ioctl fails -EIO).
- */
-#define SIM_EXIT_RUN_FAILED 3
-void sim_run_failed(struct sim_vm *vm, bool kill, const char *fmt, ...)
-    G_GNUC_PRINTF(3, 4);
-/* True if the run must not count as passed (exit status at process exit). */
-bool sim_run_bad(const struct sim_vm *vm);
-void sim_check_range(struct sim_vm *vm, uint64_t gpa, uint64_t size);
-void sim_check_full(struct sim_vm *vm);
-/*
- * Side-table mode: the S-EPT agrees with the attributes over the range
- * (private with a guest_memfd page <=> mapped); what names the moment.
- * With @self (a vCPU re-entering after its conversion exit), a page that
- * is private but unmapped is tolerated while another vCPU's conversion
- * exit covering it is still in userspace: a conversion to shared unmaps
- * before the attributes change and one to private sets the attributes
- * before it maps (the UAPI's order), so that page is mid-conversion.
- */
-void sim_check_agree(struct sim_vm *vm, uint64_t gpa, uint64_t size,
-                     const char *what, const struct sim_vcpu *self);
-/* Every private guest_memfd page mapped, nothing else (FINALIZE, teardown). */
-void sim_check_agree_all(struct sim_vm *vm, const char *what);
-
-/* report.c: the JSON report (TDXSIM_REPORT). */
-void sim_report_write(struct sim_vm *vm);
-/* Same, vm->lock held (a snapshot when KVM_BUG_ON kills the VM). */
-void sim_report_write_locked(struct sim_vm *vm);
+/* The scripted guest KVM_RUN enters (sim_register_guest()). */
+const struct sim_guest_ops *sim_guest(void);
 
 #endif /* TDXSIM_KVM_H */

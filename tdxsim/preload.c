@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "kvm.h"
+#include "tdxsim.h"
 
 typedef int (*open_fn)(const char *, int, ...);
 typedef int (*openat_fn)(int, const char *, int, ...);
@@ -349,7 +350,7 @@ int ioctl(int fd, unsigned long req, ...)
 static void __attribute__((constructor)) preload_init(void)
 {
     resolve();
-    sim_init();
+    tdxsim_init();
 }
 
 static void __attribute__((destructor)) preload_fini(void)

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "report.h"
 #include "kvm.h"
 #include "json.h"
 
@@ -317,7 +318,7 @@ static char *render(struct sim_vm *vm)
     return json_finish(&w);
 }
 
-void sim_report_write_locked(struct sim_vm *vm)
+static void report_write_locked(struct sim_vm *vm)
 {
     const char *path = getenv("TDXSIM_REPORT");
     g_autofree char *text = NULL;
@@ -340,9 +341,19 @@ void sim_report_write_locked(struct sim_vm *vm)
     }
 }
 
-void sim_report_write(struct sim_vm *vm)
+static void report_write(struct sim_vm *vm)
 {
     pthread_mutex_lock(&vm->lock);
-    sim_report_write_locked(vm);
+    report_write_locked(vm);
     pthread_mutex_unlock(&vm->lock);
+}
+
+static const struct sim_report_ops report_ops = {
+    .write = report_write,
+    .write_locked = report_write_locked,
+};
+
+void report_register(void)
+{
+    sim_register_report(&report_ops);
 }

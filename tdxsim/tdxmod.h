@@ -5,7 +5,8 @@
  * This is the bottom layer of the TDX host simulator.  It knows nothing about
  * KVM or QEMU: the KVM model (kvm*.c) calls one function here per SEAMCALL it
  * would issue, exactly as arch/x86/kvm/vmx/tdx.c and arch/x86/virt/vmx/tdx/
- * do, and the scripted guest (guest*.c) calls the guest-side TDCALLs.
+ * do, and the guest-side TDCALLs the scripted guest makes (through
+ * kvm-guest.c).
  *
  * Every rule, status code and operand id comes from
  * shared/design/tdx-facts.md; any deviation is a bug of the model.

@@ -18,6 +18,7 @@
 #include <glib.h>
 
 #include "kvm.h"
+#include "tdxsim.h"
 
 #define MB (1ULL << 20)
 #define GB (1ULL << 30)
@@ -890,7 +891,7 @@ int main(int argc, char **argv)
     g_unsetenv("TDXSIM_INJECT");
     g_unsetenv("TDXSIM_REPORT");
     g_unsetenv("TDXSIM_NO_CAP_IPC_LOCK");
-    sim_init();
+    tdxsim_init();
     sys_fd = sim_open_device(0);
 
     g_test_init(&argc, &argv, NULL);

@@ -16,6 +16,7 @@
 #include <glib.h>
 
 #include "kvm.h"
+#include "tdxsim.h"
 #include "mapgpa.h"
 
 #define MB (1ULL << 20)
@@ -657,7 +658,7 @@ int main(int argc, char **argv)
     g_setenv("TDXSIM_FAIL_EXIT_MS", "0", TRUE);
     g_unsetenv("TDXSIM_INJECT");
     g_unsetenv("TDXSIM_REPORT");
-    sim_init();
+    tdxsim_init();
 
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/kvm/bringup", test_bringup);

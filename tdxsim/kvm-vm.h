@@ -1,0 +1,454 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * tdxsim: the fake KVM's objects -- host, VMs, vCPUs, memslots,
+ * guest_memfds -- and the state helpers every part of KVM uses (the
+ * lowest KVM layer; see "Layout" in TRACES.md).
+ *
+ * The fake KVM models upstream Linux KVM's TDX support (the "mirror"
+ * design: lazy 4K private faults, mirror S-EPT pages, kvm-mmu.h) and, once
+ * userspace enables KVM_CAP_TDX_SIDE_SEPT, the side-table UAPI
+ * (kvm-sept.h), on top of the TDX module model of tdxmod.h.  kvm.h is the
+ * ioctl level above both; kvm-guest.h what the scripted guest may ask.
+ *
+ * Locking: sim_host.lock guards the fd table and VM list; each VM's lock
+ * guards everything of that VM, including every TDX-module call (tdxmod is
+ * not thread safe).  KVM_RUN never blocks with a VM lock held.
+ */
+#ifndef TDXSIM_KVM_VM_H
+#define TDXSIM_KVM_VM_H
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "kvm-uapi.h"     /* upstream KVM + side-sept-uapi.h */
+#include <glib.h>
+
+#include "tdxmod.h"
+#include "inject.h"
+
+#define SIM_MAX_FDS         65536
+#define SIM_MAX_VCPUS       256
+#define SIM_MAX_SLOTS       512
+#define SIM_VCPU_MMAP_PAGES 2           /* kvm_run + PIO data page */
+#define SIM_NR_TDCS         4           /* TDCS pages of a TD (TDX 1.5) */
+#define SIM_NR_TDCX         5           /* TDVPS pages besides the TDVPR */
+#define SIM_GSI_COUNT       1024        /* KVM_CAP_IRQ_ROUTING */
+#define SIM_PAGE_SIZE       4096ULL
+/* KVM_HC_MAP_GPA_RANGE (include/uapi/linux/kvm_para.h; not in QEMU's copy) */
+#define SIM_HC_MAP_GPA_RANGE 12
+/* TD attributes (TDX module ABI). */
+#define TDX_TD_ATTR_SEPT_VE_DISABLE (1ULL << 28)
+
+enum sim_obj_kind {
+    SIM_OBJ_SYSTEM,
+    SIM_OBJ_VM,
+    SIM_OBJ_VCPU,
+    SIM_OBJ_GMEM,
+};
+
+struct sim_vm;
+struct sim_vcpu;
+struct sim_gmem;
+/* The scripted guest's (guest-trace.h): KVM only stores the pointers. */
+struct trace;
+struct trace_op;
+
+struct sim_obj {
+    enum sim_obj_kind kind;
+    int fd;
+    struct sim_vm *vm;
+    struct sim_vcpu *vcpu;
+    struct sim_gmem *gmem;
+};
+
+struct sim_gmem {
+    struct sim_vm *vm;
+    int fd;
+    uint64_t size;
+    uint64_t flags;
+    tdx_pfn_t pfn_base;         /* host pfns [base, base + 512 * blocks) */
+    unsigned index;             /* creation order in the VM (fragmentation) */
+    /*
+     * Folios, one decision per 2 MiB block of the file, made when the
+     * block is first used (kvm-mem.c sim_gmem_block_huge()): bit set in
+     * block_seen once decided, in block_huge when its folio is one 2 MiB
+     * folio (contiguous, aligned host pfns); else 512 4 KiB folios whose
+     * host pfns are scattered over the block's range.
+     */
+    uint8_t *block_seen, *block_huge;
+    bool closed;
+    bool released;              /* kvm_gmem_release() done (mirror zap) */
+    uint8_t *pinned;            /* side-table: bitmap of pinned pages */
+    uint64_t nr_pinned;
+};
+
+struct sim_slot {
+    bool used;
+    uint32_t slot;              /* as_id << 16 | id, as given */
+    uint32_t flags;
+    uint64_t gpa;
+    uint64_t size;
+    uint64_t uaddr;
+    uint64_t gmem_offset;
+    struct sim_gmem *gmem;      /* NULL: no private backing */
+};
+
+/* What KVM must finish when userspace re-enters (complete_userspace_io). */
+enum sim_completion {
+    SIM_COMPL_NONE,
+    SIM_COMPL_MAPGPA,
+};
+
+struct sim_vcpu {
+    struct sim_vm *vm;
+    int fd;
+    unsigned long vcpu_id;
+    int vp;                     /* TDX module vCPU index, -1 before INIT */
+    struct kvm_run *run;
+    size_t run_size;
+    bool tdx_initialized;
+    tdx_pfn_t tdvpr_pfn;
+    tdx_pfn_t tdcx_pfns[SIM_NR_TDCX];
+    uint64_t init_rcx;          /* KVM_TDX_INIT_VCPU data (TD HOB GPA) */
+
+    /*
+     * Scripted guest (guest.c's state; KVM never reads it): the vCPU's
+     * trace operations and where it is in them.
+     */
+    const struct trace_op *ops;
+    unsigned nr_ops;
+    unsigned pc;
+    bool trace_done;            /* all ops executed (it halts afterwards) */
+    enum sim_completion compl;
+    bool mg_active;             /* a MapGPA of op pc is in flight */
+    uint64_t mg_start;          /* guest's current request start */
+    uint64_t mg_next, mg_end;   /* KVM's map_gpa_next/end */
+    int mg_retry_count;
+    bool acc_active;            /* accept of op pc in progress */
+    uint64_t acc_next;
+    int acc_level;              /* level being tried at acc_next */
+    unsigned repeats;           /* times op pc re-executed without progress */
+    unsigned race_waits;        /* side-table: waits for a racing conversion */
+    /* side-table: range converted by the last exit, checked at re-entry */
+    uint64_t conv_gpa, conv_size;
+    uint64_t irq_pending;
+    unsigned barrier_seen;
+};
+
+struct sim_stats {
+    GHashTable *ioctls;         /* name -> count (uint64 in pointer) */
+    GHashTable *exits;          /* name -> count */
+    uint64_t mapgpa_calls;      /* guest MapGPA TDVMCALLs (retries included) */
+    uint64_t mapgpa_success;
+    uint64_t mapgpa_retry;      /* RETRY returned to the guest */
+    uint64_t mapgpa_invalid;    /* INVALID_OPERAND from KVM's checks */
+    uint64_t mapgpa_align;
+    uint64_t mapgpa_unsupported;
+    uint64_t mapgpa_user_error; /* userspace failed a chunk */
+    uint64_t mapgpa_gave_up;    /* guest gave up after RETRYs */
+    uint64_t mapgpa_chunks;
+    uint64_t expect_failures;   /* trace expectations not met */
+    uint64_t run_failures;      /* sim_run_failed(): the run cannot pass */
+    uint64_t livelocks;         /* operations that never made progress */
+    uint64_t guest_panics;      /* the Linux guest would panic (accept) */
+    uint64_t access_before_accept; /* KVM killed the TD (SEPT_VE_DISABLE) */
+    uint64_t leaked_pages;      /* guest pages leaked after a failed
+                                   conversion to shared */
+    uint64_t leaked_ops_skipped; /* trace ops on them the guest never does */
+    uint64_t trace_ops;
+    uint64_t to_private, to_private_pages;
+    uint64_t to_shared, to_shared_pages;
+    uint64_t private_faults;    /* EPT violations on private GPAs */
+    uint64_t lazy_maps;         /* 4K leaves AUGed by faults */
+    uint64_t prefault_pages;
+    uint64_t shared_faults;
+    uint64_t zapped_leaves;
+    uint64_t accept_calls, accept_4k, accept_2m, accept_busy_retries;
+    uint64_t busy_retries;      /* SEAMCALLs retried by KVM after BUSY */
+    uint64_t vcpu_kicks;        /* "no vCPU enters" retries of BLOCK/REMOVE */
+    uint64_t enomem;            /* allocation failures (injected) */
+    uint64_t eintr;             /* -EINTR returned with partial progress */
+    uint64_t init_mem_pages, init_mem_measured;
+    uint64_t invariant_violations;
+    uint64_t agree_checks;      /* side-table S-EPT == attributes checks */
+    uint64_t gmem_punched_pages;
+    uint64_t unknown_ioctls;
+};
+
+/*
+ * One accounting window (kvm-phase.c): SEAMCALLs issued by the whole TDX
+ * module between begin and end, the kernel calls userspace made for it and
+ * the private leaves present at its reference point.
+ */
+struct sim_phase {
+    bool started, ended;
+    struct tdx_counters start;  /* module counters at begin */
+    struct tdx_counters total;  /* end - start (or now - start) */
+    uint64_t kernel_calls;
+    uint64_t leaves[2];         /* 4K, 2M */
+};
+
+/* KVM's record of one S-EPT page in side-table mode (kvm-sept-ops.c). */
+struct sim_sept_page {
+    tdx_pfn_t pfn;
+    unsigned nr_present;        /* entries KVM made present in it */
+};
+
+/* Side-table mode (KVM_CAP_TDX_SIDE_SEPT), kvm-sept*.c. */
+struct sim_side_table {
+    bool enabled;
+    uint64_t leaves;            /* KVM_TDX_SEPT_LEAF_* enabled */
+    GHashTable *pages;          /* (level, index) -> struct sim_sept_page */
+    GHashTable *candidates;     /* 2M block GPA -> 1: promote later */
+    GQueue *candidate_order;    /* the same GPAs, round robin */
+    GHashTable *touched;        /* table key -> table GPA: prune check */
+    bool has_cap_ipc_lock;      /* read once per MAP call */
+    /* TEARDOWN progress (resumable after -EINTR). */
+    int teardown_stage;         /* 0 not started, 1 reclaiming, 2 done */
+    GArray *reclaim;            /* pfns (2M heads included) to reclaim */
+    GArray *reclaim_levels;     /* their levels */
+    unsigned reclaim_next;
+    bool torn_down;
+    bool bad_call;              /* a command hit an unexpected failure */
+    /* Counters (KVM_TDX_SEPT_STATS and the report). */
+    uint64_t map_calls, unmap_calls, teardown_calls, stats_calls;
+    uint64_t seamcalls, busy_retries, kicks;
+    uint64_t demotions, promotions, promote_failed, accept_splits;
+    uint64_t sept_removed, racing_faults, enomem, eintr, eagain;
+    uint64_t pinned_pages, pinned_peak, pins, unpins;
+    uint64_t charged_pages;     /* of pinned_pages, on RLIMIT_MEMLOCK */
+    uint64_t prefault_refused, punch_refused;
+    uint64_t candidates_peak;
+};
+
+enum sim_tdx_state {
+    SIM_TDX_UNINIT,             /* before KVM_TDX_INIT_VM */
+    SIM_TDX_INITIALIZED,        /* HKID assigned, building */
+    SIM_TDX_RUNNABLE,           /* after KVM_TDX_FINALIZE_VM */
+};
+
+/* guest_memfd folios the run used, per 2 MiB block (report "backing"). */
+struct sim_backing {
+    uint64_t blocks_huge;       /* a 2 MiB folio: 2M leaves possible */
+    uint64_t blocks_fallback;   /* huge folios wanted (side-table, LEAF_2M)
+                                   but none: fragmented, or not whole */
+    uint64_t blocks_4k;         /* stock 4 KiB folios (mirror, LEAF_4K) */
+};
+
+struct sim_vm {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;        /* guest barriers / shutdown */
+    int fd;
+    unsigned long type;
+    int refs;                   /* vm fd + vcpu fds + guest_memfds */
+    bool destroyed;
+    bool bugged;                /* KVM_BUG_ON or kvm_vm_dead(): every ioctl
+                                   fails -EIO */
+    bool hkid_released;         /* TDH.MNG.KEY.FREEID done */
+
+    uint64_t hypercall_exit_mask;   /* KVM_CAP_EXIT_HYPERCALL */
+    bool split_irqchip;
+
+    enum sim_tdx_state tdx_state;
+    struct tdx_td *td;
+    tdx_pfn_t tdr_pfn;
+    tdx_pfn_t tdcs_pfns[SIM_NR_TDCS];
+    unsigned gpaw;              /* 48 or 52 */
+    unsigned maxphyaddr;        /* guest MAXPHYADDR (legal GPA width) */
+    uint64_t shared_bit;
+    uint64_t td_attributes, xfam;
+    struct kvm_cpuid2 *td_cpuid;    /* as given to INIT_VM */
+
+    struct sim_vcpu *vcpus[SIM_MAX_VCPUS];
+    unsigned nr_vcpus;
+    struct sim_slot slots[SIM_MAX_SLOTS];
+    GPtrArray *gmems;           /* every guest_memfd of the VM */
+    GHashTable *attrs;          /* gfn >> 15 -> 4 KiB bitmap (1 = private) */
+
+    /* KVM's mirror of the S-EPT: (level, first gfn) -> S-EPT page pfn. */
+    GHashTable *mirror;
+    uint64_t mirror_pages[TDX_MAX_LEVELS + 1];
+    uint64_t mirror_peak[TDX_MAX_LEVELS + 1];
+    uint64_t mirror_total, mirror_total_peak;
+    uint64_t leaves_peak[2];
+    uint64_t sept_pages_final[TDX_MAX_LEVELS], sept_pages_peak[TDX_MAX_LEVELS];
+    uint64_t leaves_final[2];
+    uint64_t leaves_walked[2];  /* the same, counted by walking the S-EPT */
+    uint64_t mirror_final[TDX_MAX_LEVELS + 1];
+    uint64_t teardown_reclaimed;
+
+    /* Scripted guest (guest.c's state; KVM never reads it). */
+    struct trace *trace;
+    unsigned traced_vcpus;      /* vCPUs with operations */
+    unsigned finished_vcpus;    /* of which reached the end or shutdown */
+    unsigned barrier_arrived;
+    unsigned barrier_gen;
+    GHashTable *leaked;         /* gfns the guest leaked (failed to shared) */
+
+    struct sim_side_table sept;
+    struct sim_phase build;     /* first INIT_MEM_REGION .. FINALIZE_VM */
+    struct sim_phase teardown;  /* teardown start .. TDR reclaimed */
+    bool final_taken;           /* *_final snapshot taken */
+
+    struct sim_stats stats;
+    struct sim_backing backing;
+    uint64_t leaks;             /* pages still owned after teardown */
+    bool torn_down;
+    uint64_t check_ops;         /* operations checked so far */
+    uint64_t full_checks;       /* structural self-checks run */
+};
+
+struct sim_host {
+    pthread_mutex_t lock;
+    struct tdxmod *mod;
+    struct inject *inj;
+    uint64_t seed;
+    char *device;               /* path answered as the KVM device */
+    struct sim_obj *fds[SIM_MAX_FDS];
+    GPtrArray *vms;             /* every VM ever created */
+    GHashTable *sys_ioctls;     /* system-fd ioctl name -> count */
+    tdx_pfn_t next_ctl_pfn;     /* control/S-EPT page allocator */
+    GArray *free_ctl_pfns;
+    tdx_pfn_t next_gmem_pfn;
+    bool verbose;
+    unsigned check_every;       /* structural self-check every N ops */
+    GArray *hidden_caps;        /* TDXSIM_HIDE_CAPS: caps answered as 0 */
+    uint64_t memlock_pages;     /* pages charged to RLIMIT_MEMLOCK */
+    /*
+     * TDXSIM_HUGE_FRAGMENTED=PCT: share of 2 MiB guest_memfd blocks for
+     * which the host's allocator has no 2 MiB folio (seeded by
+     * TDXSIM_SEED); only matters where huge folios are asked for.
+     */
+    unsigned huge_fragmented_pct;     /* 0..100 */
+    /*
+     * TDXSIM_TEARDOWN_ORDER=key-release-first: mirror-mode VM destruction
+     * releases the key first, as the unmerged KVM_TDX_TERMINATE_VM does;
+     * default (linux-7.2-release): as Linux 7.2 releases guest_memfd and
+     * the VM (kvm-tdx.c).
+     */
+    bool teardown_key_first;
+};
+
+extern struct sim_host sim;
+
+/* kvm-vm.c: the host's helpers. */
+void sim_log(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+void sim_count(GHashTable *h, const char *name);
+tdx_pfn_t sim_alloc_ctl_pfn(void);
+void sim_free_ctl_pfn(tdx_pfn_t pfn);
+/* The report's high-water marks (mirror pages, private leaves). */
+void sim_track_peaks(struct sim_vm *vm);
+
+/* kvm-memslot.c: memslot, attribute and guest_memfd lookups. */
+bool sim_gfn_private(struct sim_vm *vm, uint64_t gfn);
+bool sim_range_private(struct sim_vm *vm, uint64_t gpa, uint64_t size);
+struct sim_slot *sim_find_slot(struct sim_vm *vm, uint64_t gpa);
+/* Host pfn backing private gpa (needs a gmem slot); false if none. */
+bool sim_private_pfn(struct sim_vm *vm, uint64_t gpa, tdx_pfn_t *pfn,
+                     struct sim_slot **slotp);
+/*
+ * Whether the 2 MiB block of g holding offset off is one 2 MiB folio
+ * (contiguous, 2M-aligned host pfns).  Decided at the block's first use:
+ * a stock guest_memfd (mirror mode, side-table mode with LEAF_4K only)
+ * has 4 KiB folios; side-table mode with LEAF_2M pins with 2 MiB folios
+ * where the allocator has one (not TDXSIM_HUGE_FRAGMENTED's share, not a
+ * block past the end of the file).
+ */
+bool sim_gmem_block_huge(struct sim_gmem *g, uint64_t off);
+/* The whole 2M block of GPA gpa2m has a 2 MiB folio behind it, aligned. */
+bool sim_block_huge_backed(struct sim_vm *vm, uint64_t gpa2m);
+/* Set the private attribute of one gfn (KVM_SET_MEMORY_ATTRIBUTES). */
+void sim_set_gfn_private(struct sim_vm *vm, uint64_t gfn, bool private);
+
+/* kvm-pin.c: pinning of guest_memfd pages and RLIMIT_MEMLOCK charging. */
+bool sim_pin_test(struct sim_slot *slot, uint64_t gpa);
+/* Pin the n pages at gpa (one slot); -ENOMEM when over RLIMIT_MEMLOCK. */
+int sim_pin_range(struct sim_vm *vm, struct sim_slot *slot, uint64_t gpa,
+                  uint64_t n);
+/* Pages of [offset, offset + len) of g that are pinned. */
+uint64_t sim_pin_count(struct sim_gmem *g, uint64_t offset, uint64_t len);
+/* Read CAP_IPC_LOCK for the charges of one command. */
+void sim_pin_begin_call(struct sim_vm *vm);
+/* Unpin and uncharge every pinned page of the VM's guest_memfds. */
+void sim_unpin_all(struct sim_vm *vm);
+
+/* kvm-phase.c: build and teardown accounting windows. */
+void sim_phase_begin(struct sim_vm *vm, struct sim_phase *p);
+void sim_phase_end(struct sim_vm *vm, struct sim_phase *p);
+/* Totals so far (the window's diff, ended or not). */
+const struct tdx_counters *sim_phase_counters(struct sim_phase *p);
+
+/* kvm-td.c: the end of a TD, in either design. */
+/* The report's *_final figures, once, just before the teardown starts. */
+void sim_tdx_snapshot_final(struct sim_vm *vm);
+/*
+ * tdx_mmu_release_hkid(): VP.FLUSH, VPFLUSHDONE, CACHE.WB, KEY.FREEID;
+ * adds the SEAMCALLs to *seamcalls; 0 or -EIO (KVM_BUG_ON).
+ */
+int sim_tdx_release_hkid(struct sim_vm *vm, uint64_t *seamcalls);
+
+/* kvm-fail.c: how KVM and the model report what went wrong. */
+/* An invariant broken: counted (trace.invariant_violations) and printed. */
+void sim_violation(struct sim_vm *vm, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+/*
+ * The run has failed in a way that, on real hardware, leaves a TD that
+ * never finishes (a livelock, a panicked guest, a dead VM): counted in
+ * trace.run_failures, printed as "tdxsim: RUN FAILED:", the report written
+ * now, and the process made to exit with status SIM_EXIT_RUN_FAILED after
+ * TDXSIM_FAIL_EXIT_MS (default 2000; 0 = never, QEMU stays as it is), so
+ * that no test waits for a TD that cannot end.  kill: also kill the VM
+ * (kvm_vm_dead(): every later VM/vCPU ioctl fails -EIO).
+ */
+#define SIM_EXIT_RUN_FAILED 3
+void sim_run_failed(struct sim_vm *vm, bool kill, const char *fmt, ...)
+    G_GNUC_PRINTF(3, 4);
+/* True if the run must not count as passed (exit status at process exit). */
+bool sim_run_bad(const struct sim_vm *vm);
+/* A SEAMCALL failed where KVM has a KVM_BUG_ON: the VM is dead. */
+void sim_seamcall_failed(struct sim_vm *vm, const char *what, uint64_t gpa,
+                         tdx_status_t err);
+
+/*
+ * kvm-observe.c: the checks (check.c) and the report (report.c) sit beside
+ * the layers: they read every layer and nothing includes them.  They
+ * register here (tdxsim.c wires them); KVM calls these entry points, which
+ * fail loudly if nothing registered.
+ */
+struct sim_check_ops {
+    void (*range)(struct sim_vm *vm, uint64_t gpa, uint64_t size);
+    void (*full)(struct sim_vm *vm);
+    void (*agree)(struct sim_vm *vm, uint64_t gpa, uint64_t size,
+                  const char *what, const struct sim_vcpu *self);
+    void (*agree_all)(struct sim_vm *vm, const char *what);
+};
+struct sim_report_ops {
+    void (*write)(struct sim_vm *vm);           /* vm->lock not held */
+    void (*write_locked)(struct sim_vm *vm);    /* vm->lock held */
+};
+void sim_register_checks(const struct sim_check_ops *ops);
+void sim_register_report(const struct sim_report_ops *ops);
+bool sim_observers_registered(void);
+/* Invariants after every S-EPT or attribute change (check.c). */
+void sim_check_range(struct sim_vm *vm, uint64_t gpa, uint64_t size);
+void sim_check_full(struct sim_vm *vm);
+/*
+ * Side-table mode: the S-EPT agrees with the attributes over the range
+ * (private with a guest_memfd page <=> mapped); what names the moment.
+ * With @self (a vCPU re-entering after its conversion exit), a page that
+ * is private but unmapped is tolerated while another vCPU's conversion
+ * exit covering it is still in userspace: a conversion to shared unmaps
+ * before the attributes change and one to private sets the attributes
+ * before it maps (the UAPI's order), so that page is mid-conversion.
+ */
+void sim_check_agree(struct sim_vm *vm, uint64_t gpa, uint64_t size,
+                     const char *what, const struct sim_vcpu *self);
+/* Every private guest_memfd page mapped, nothing else (FINALIZE, teardown). */
+void sim_check_agree_all(struct sim_vm *vm, const char *what);
+/* The JSON report (TDXSIM_REPORT, report.c). */
+void sim_report_write(struct sim_vm *vm);
+/* Same, vm->lock held (a snapshot when KVM_BUG_ON kills the VM). */
+void sim_report_write_locked(struct sim_vm *vm);
+
+#endif /* TDXSIM_KVM_VM_H */
