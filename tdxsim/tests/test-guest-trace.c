@@ -110,7 +110,7 @@ static void test_errors(void)
 }
 
 /*
- * Every trace of tdxsim/traces/ parses, and the four shipped ones are there.
+ * Every trace of tdxsim/traces/ parses, and the shipped ones are there.
  * The directory is found from any working directory (the source path is
  * compiled in; TDXSIM_TRACES_DIR overrides it); not finding it is a failure,
  * never a skip.
@@ -118,7 +118,8 @@ static void test_errors(void)
 static void test_shipped(void)
 {
     static const char *const shipped[] = {
-        "linux-boot", "parallel-stress", "hostile", "hostile-private",
+        "linux-boot", "legacy-edk2-iommu", "parallel-stress", "hostile",
+        "hostile-private",
     };
     const char *dir = g_getenv("TDXSIM_TRACES_DIR");
     g_autofree char *def = g_build_filename(TDXSIM_SRCDIR, "traces", NULL);
