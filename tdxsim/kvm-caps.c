@@ -7,6 +7,7 @@
  */
 #include <cpuid.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,10 +29,41 @@ static void cpuid_raw(uint32_t leaf, uint32_t sub, uint32_t r[4])
     __cpuid_count(leaf, sub, r[0], r[1], r[2], r[3]);
 }
 
+/*
+ * The host's MAXPHYADDR as the kernel sees it: KVM uses
+ * boot_cpu_data.x86_phys_bits (kvm_host.maxphyaddr), which /proc/cpuinfo
+ * prints as "address sizes : N bits physical".  Read there first, so that
+ * the model does not depend on what a CPUID instruction in this process
+ * says (valgrind's synthetic CPU reports 39 bits); CPUID if it is absent.
+ */
+static unsigned kernel_phys_bits(void)
+{
+    g_autofree char *text = NULL;
+    const char *p;
+    unsigned bits;
+
+    if (!g_file_get_contents("/proc/cpuinfo", &text, NULL, NULL)) {
+        return 0;
+    }
+    p = strstr(text, "address sizes");
+    if (!p || !(p = strchr(p, ':')) || sscanf(p + 1, "%u bits physical",
+                                              &bits) != 1) {
+        return 0;
+    }
+    return bits;
+}
+
 unsigned sim_host_phys_bits(void)
 {
+    static unsigned cached;
     uint32_t r[4];
 
+    if (!cached) {
+        cached = kernel_phys_bits();
+    }
+    if (cached) {
+        return cached;
+    }
     cpuid_raw(0x80000000, 0, r);
     if (r[0] < 0x80000008) {
         return 36;
