@@ -231,6 +231,12 @@ static bool parse_line(struct parse_state *ps, char **tok, unsigned n,
             FAIL("line %u: 'shutdown' takes no argument and cannot repeat",
                  line);
         }
+    } else if (!strcmp(cmd, "park")) {
+        op.kind = TOP_PARK;
+        if (nargs != 1 || ps->in_repeat) {
+            FAIL("line %u: 'park' takes no argument and cannot repeat",
+                 line);
+        }
     } else {
         FAIL("line %u: unknown command '%s'", line, cmd);
     }

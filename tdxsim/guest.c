@@ -35,6 +35,16 @@
  */
 #define RACE_WAITS          500
 
+const struct guest_driver *guest_driver;
+
+static void observed(struct sim_vcpu *vcpu, uint64_t gpa, uint64_t size,
+                     bool private)
+{
+    if (guest_driver) {
+        guest_driver->observed(vcpu, gpa, size, private);
+    }
+}
+
 static void guest_vm_setup(struct sim_vm *vm)
 {
     const char *path = getenv("TDXSIM_TRACE");
@@ -203,7 +213,7 @@ static void mapgpa_finish(struct sim_vcpu *vcpu, uint64_t status)
     struct sim_vm *vm = vcpu->vm;
     const struct trace_op *op = &vcpu->ops[vcpu->pc];
 
-    if (status != GHCI_SUCCESS && !op->private &&
+    if (status != GHCI_SUCCESS && !op->private && !op->tolerant &&
         (op->expect == TEXPECT_OK || op->expect == TEXPECT_ANY)) {
         leak_range(vm, op);
     }
@@ -302,6 +312,12 @@ static enum guest_result mapgpa_complete_exit(struct sim_vcpu *vcpu,
     struct sim_vm *vm = vcpu->vm;
     uint64_t ret = vcpu->run->hypercall.ret;
 
+    if (ret == 0) {
+        /* Userspace converted the chunk [mg_next, +2M) of this exit. */
+        observed(vcpu, vcpu->mg_next & ~vm->shared_bit,
+                 MIN(vcpu->mg_end - vcpu->mg_next, MAPGPA_MAX_CHUNK),
+                 vcpu->ops[vcpu->pc].private);
+    }
     switch (mapgpa_complete(&vcpu->mg_next, vcpu->mg_end, ret,
                             vcpu->irq_pending > 0)) {
     case MAPGPA_STEP_DONE:
@@ -431,6 +447,7 @@ static enum guest_result guest_access(struct sim_vcpu *vcpu,
             return kvm_guest_memory_fault_exit(vcpu, gpa, false);
         }
         vm->stats.shared_faults++;
+        observed(vcpu, gpa, SIM_PAGE_SIZE, false);
         advance(vcpu);
         return GUEST_CONTINUE;
     }
@@ -519,6 +536,7 @@ static enum guest_result guest_accept(struct sim_vcpu *vcpu,
             } else if (vcpu->acc_level == TDX_LEVEL_4K) {
                 vm->stats.accept_4k++;
             }
+            observed(vcpu, gpa, 4096ULL << (9 * vcpu->acc_level), true);
             vcpu->acc_next = gpa + (4096ULL << (9 * vcpu->acc_level));
             vcpu->acc_level = accept_top_level(vcpu->acc_next, end);
             vcpu->repeats = 0;
@@ -547,6 +565,15 @@ static enum guest_result guest_accept(struct sim_vcpu *vcpu,
         /* Any other status: try_accept_one() returns 0. */
         if (vcpu->acc_level > TDX_LEVEL_4K) {
             vcpu->acc_level--;
+            continue;
+        }
+        if (op->tolerant) {
+            if (TDX_STATUS_CLASS(st) == TDX_PAGE_ALREADY_ACCEPTED) {
+                observed(vcpu, gpa, SIM_PAGE_SIZE, true);
+            }
+            vcpu->acc_next = gpa + SIM_PAGE_SIZE;
+            vcpu->acc_level = accept_top_level(vcpu->acc_next, end);
+            vcpu->repeats = 0;
             continue;
         }
         return accept_failed(vcpu, op, gpa, st);
@@ -582,7 +609,8 @@ static enum guest_result guest_step(struct sim_vcpu *vcpu, int *err)
     }
     op = &vcpu->ops[vcpu->pc];
     if ((op->kind == TOP_MAPGPA || op->kind == TOP_ACCEPT ||
-         op->kind == TOP_ACCESS) && !vcpu->mg_active && !vcpu->acc_active &&
+         op->kind == TOP_ACCESS) && !op->tolerant && !vcpu->mg_active &&
+        !vcpu->acc_active &&
         !vcpu->repeats && op_on_leaked(vm, op)) {
         /* Linux never gets those pages back: it does not do this. */
         vm->stats.leaked_ops_skipped++;
@@ -617,6 +645,17 @@ static enum guest_result guest_step(struct sim_vcpu *vcpu, int *err)
         advance(vcpu);
         vcpu->pc = vcpu->nr_ops;
         return GUEST_EXIT;
+    case TOP_PARK:
+        if (!guest_driver) {
+            advance(vcpu);          /* nobody feeds it: a no-op */
+            return GUEST_CONTINUE;
+        }
+        if (guest_driver->park(vcpu)) {
+            vcpu->repeats = 0;
+            vcpu->race_waits = 0;
+            return GUEST_CONTINUE;  /* new ops from pc 0 */
+        }
+        return GUEST_BLOCK;
     case TOP_MAPGPA:
         return guest_mapgpa(vcpu, op);
     case TOP_ACCESS:

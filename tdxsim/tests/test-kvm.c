@@ -7,6 +7,7 @@
  * leak-free teardown (kvm*.c, guest.c).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,8 @@
 #include <unistd.h>
 #include <glib.h>
 
+#include "guest.h"
+#include "guest-trace.h"
 #include "kvm.h"
 #include "tdxsim.h"
 #include "mapgpa.h"
@@ -508,6 +511,97 @@ static void test_livelock(void)
     mini_td_close(&t);
 }
 
+/* A driver of the guest (struct guest_driver), as tdxsim/fuzz/ is. */
+static struct trace_op driver_ops[5];
+static unsigned driver_parks;
+static GString *driver_seen;
+
+static bool test_driver_park(struct sim_vcpu *vcpu)
+{
+    if (driver_parks++) {
+        return false;               /* nothing more: halt */
+    }
+    vcpu->ops = driver_ops;
+    vcpu->nr_ops = G_N_ELEMENTS(driver_ops);
+    vcpu->pc = 0;
+    return true;
+}
+
+static void test_driver_observed(struct sim_vcpu *vcpu, uint64_t gpa,
+                                 uint64_t size, bool private)
+{
+    g_string_append_printf(driver_seen, "%s 0x%" PRIx64 " 0x%" PRIx64 ";",
+                           private ? "private" : "shared", gpa, size);
+}
+
+static const struct guest_driver test_driver = {
+    .park = test_driver_park,
+    .observed = test_driver_observed,
+};
+
+static int mini_convert(struct mini_td *t, uint64_t gpa, uint64_t size,
+                        bool private)
+{
+    struct kvm_memory_attributes a = {
+        .address = gpa, .size = size,
+        .attributes = private ? KVM_MEMORY_ATTRIBUTE_PRIVATE : 0,
+    };
+    return sim_ioctl(t->vm_fd, KVM_SET_MEMORY_ATTRIBUTES, &a);
+}
+
+/*
+ * park hands the vCPU to a driver: it gets new ops from pc 0, and the
+ * guest reports what it saw (completed MapGPA chunks, accepts, shared
+ * accesses).  A tolerant ACCEPT of a page already accepted is no panic, a
+ * tolerant failed MapGPA to shared leaks nothing.
+ */
+static void test_driver_park_observed(void)
+{
+    struct trace_op ops[] = {
+        { .kind = TOP_MAPGPA, .gpa = 0x200000, .size = 0x2000,
+          .tolerant = true },
+        { .kind = TOP_ACCESS, .gpa = 0x201000, .size = 4096 },
+        { .kind = TOP_ACCEPT, .gpa = 0x200000, .size = 0x2000,
+          .private = true, .tolerant = true },
+        { .kind = TOP_ACCEPT, .gpa = 0x200000, .size = 0x1000,
+          .private = true, .tolerant = true },
+        { .kind = TOP_PARK },
+    };
+    struct mini_td t;
+
+    memcpy(driver_ops, ops, sizeof(ops));
+    driver_parks = 0;
+    driver_seen = g_string_new("");
+    guest_driver = &test_driver;
+    mini_td(&t, "vcpu 0\npark\n");
+    g_assert_cmpint(sim_ioctl(t.vcpu_fd, KVM_RUN, NULL), ==, 0);
+    g_assert_cmpuint(t.run->exit_reason, ==, KVM_EXIT_HYPERCALL);
+    g_assert_cmphex(t.run->hypercall.args[0], ==, 0x200000);
+    g_assert_cmpint(mini_convert(&t, 0x200000, 0x2000, false), ==, 0);
+    /* the access does not fault; both pages are shared: implicit
+     * conversions to private for the accept */
+    for (int i = 0; i < 2; i++) {
+        g_assert_cmpint(sim_ioctl(t.vcpu_fd, KVM_RUN, NULL), ==, -1);
+        g_assert_cmpint(errno, ==, EFAULT);
+        g_assert_cmphex(t.run->memory_fault.gpa, ==, 0x200000 + i * 0x1000);
+        g_assert_cmpint(mini_convert(&t, t.run->memory_fault.gpa, 4096,
+                                     true), ==, 0);
+    }
+    /* the second accept finds the page accepted; then parked for good */
+    g_assert_cmpint(run_to_block(&t), ==, -1);
+    g_assert_cmpint(errno, ==, EINTR);
+    g_assert_cmpstr(driver_seen->str, ==,
+                    "shared 0x200000 0x2000;shared 0x201000 0x1000;"
+                    "private 0x200000 0x1000;private 0x201000 0x1000;"
+                    "private 0x200000 0x1000;");
+    g_assert_cmpuint(driver_parks, >=, 2);     /* asked again while halted */
+    g_assert_cmpuint(t.vm->stats.guest_panics, ==, 0);
+    g_assert_false(sim_run_bad(t.vm));
+    guest_driver = NULL;
+    g_string_free(driver_seen, TRUE);
+    mini_td_close(&t);
+}
+
 /*
  * guest_memfd as a file (Linux 7.2 virt/kvm/guest_memfd.c): only
  * KEEP_SIZE[|PUNCH_HOLE] fallocate; mmap only with GUEST_MEMFD_FLAG_MMAP
@@ -676,6 +770,7 @@ int main(int argc, char **argv)
     g_test_add_func("/kvm/access-before-accept", test_access_before_accept);
     g_test_add_func("/kvm/accept-twice-panics", test_accept_twice);
     g_test_add_func("/kvm/livelock-fails-run", test_livelock);
+    g_test_add_func("/kvm/driver-park-observed", test_driver_park_observed);
     g_test_add_func("/kvm/guest-memfd-file", test_gmem_file);
     g_test_add_func("/kvm/teardown-linux-7.2-release", test_teardown_linux72);
     g_test_add_func("/kvm/teardown-key-release-first",
