@@ -42,7 +42,7 @@ static void push_accepts(GArray *ops, struct fuzz_model *m, uint64_t gpa,
 }
 
 unsigned fuzz_decode(const uint8_t *data, size_t size, struct fuzz_model *m,
-                     GArray **ops)
+                     unsigned flags, GArray **ops)
 {
     unsigned n = 0;
 
@@ -67,6 +67,9 @@ unsigned fuzz_decode(const uint8_t *data, size_t size, struct fuzz_model *m,
             gpa = MAX(gpa & ~((2ULL << 20) - 1), a->start);
         }
         end = MIN(gpa + pages * PAGE, a->end);
+        if (flags & FUZZ_DECODE_MAPGPA_ONLY && kind >= 2) {
+            kind = kind == 2 ? 1 : 0;
+        }
         switch (kind) {
         case 0:
         case 1:

@@ -33,10 +33,18 @@
 #define FUZZ_MAX_OPS    64
 
 /*
+ * With FUZZ_DECODE_MAPGPA_ONLY a shared access becomes a MapGPA to shared
+ * and an ACCEPT a MapGPA to private of its range: used while kernel faults
+ * are injected, since a failed implicit conversion stops the VM (QEMU has
+ * no error to return for an access), a failed MapGPA does not.
+ */
+#define FUZZ_DECODE_MAPGPA_ONLY     1
+
+/*
  * Append the input's operations to ops[v] (GArray of struct trace_op) for
  * each vCPU v < m->nr_vcpus; returns the number of records decoded.
  */
 unsigned fuzz_decode(const uint8_t *data, size_t size, struct fuzz_model *m,
-                     GArray **ops);
+                     unsigned flags, GArray **ops);
 
 #endif /* TDXSIM_FUZZ_INPUT_H */

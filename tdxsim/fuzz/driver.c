@@ -41,6 +41,11 @@
  *                        in name order, TDXSIM_FUZZ_REPEAT times each (a
  *                        race needs several tries): the regression tests
  *   TDXSIM_FUZZ_ROUND_MS a round's deadline (default 20000)
+ *   TDXSIM_FUZZ_INJECT   kernel faults (TDXSIM_INJECT's enomem/eintr rules)
+ *                        injected during the input rounds only, not during
+ *                        the build or the resets; the inputs then make
+ *                        MapGPAs only (FUZZ_DECODE_MAPGPA_ONLY), and a
+ *                        conversion that fails must change nothing
  * At the end the guest shuts down, QEMU exits, and the simulator's own
  * teardown checks and report run as for any TD.
  */
@@ -57,6 +62,7 @@
 #include "guest-trace.h"
 #include "fuzz-input.h"
 #include "fuzz-model.h"
+#include "inject.h"
 
 int LLVMFuzzerRunDriver(int *argc, char ***argv,
                         int (*cb)(const uint8_t *data, size_t size));
@@ -90,6 +96,8 @@ static struct {
     unsigned round_ms;
     uint64_t violations, run_failures, expect_failures;
     uint64_t repeat;            /* replay: runs of each input */
+    struct inject *inj_off;     /* the run's own rules (build, resets) */
+    struct inject *inj_on;      /* TDXSIM_FUZZ_INJECT, or NULL */
     bool *dirty;                /* per area: touched since its last reset */
 } drv = { .once = PTHREAD_ONCE_INIT };
 
@@ -421,7 +429,9 @@ static bool budget_used(void)
  * vCPU 0 converts the RAM of every area an earlier round touched to shared
  * and back to private (all pages private, none accepted, the shared side
  * discarded), so that every input starts from the same state and a finding
- * replays from its input alone.
+ * replays from its input alone.  While faults are injected, to private and
+ * back to shared instead: the inputs' MapGPAs to private then map (where
+ * the faults are) rather than find the pages private already.
  */
 static void reset_ops(GArray *ops)
 {
@@ -445,11 +455,11 @@ static void reset_ops(GArray *ops)
             } else if (!ram && in_run) {
                 struct trace_op op = {
                     .kind = TOP_MAPGPA, .gpa = run, .size = g - run,
-                    .count = 1, .tolerant = true,
+                    .count = 1, .tolerant = true, .private = !!drv.inj_on,
                 };
 
                 g_array_append_val(ops, op);
-                op.private = true;
+                op.private = !drv.inj_on;
                 g_array_append_val(ops, op);
                 in_run = false;
             }
@@ -510,8 +520,12 @@ static int run_one(const uint8_t *data, size_t size)
     round_run(ops);
 
     pthread_mutex_lock(&drv.vm->lock);
+    if (drv.inj_on) {
+        sim.inj = drv.inj_on;
+    }
     new_ops(ops);
-    n = fuzz_decode(data, size, &drv.model, ops);
+    n = fuzz_decode(data, size, &drv.model,
+                    drv.inj_on ? FUZZ_DECODE_MAPGPA_ONLY : 0, ops);
     drv.ops += n;
     for (unsigned v = 0; v < drv.nr_vcpus; v++) {
         for (unsigned i = 0; i < ops[v]->len; i++) {
@@ -527,7 +541,47 @@ static int run_one(const uint8_t *data, size_t size)
     }
     pthread_mutex_unlock(&drv.vm->lock);
     round_run(ops);
+    if (drv.inj_on) {
+        pthread_mutex_lock(&drv.vm->lock);
+        sim.inj = drv.inj_off;
+        pthread_mutex_unlock(&drv.vm->lock);
+    }
     return 0;
+}
+
+static uint64_t injected(void)
+{
+    uint64_t hits = 0;
+
+    for (unsigned i = 0; drv.inj_on && i < drv.inj_on->rules->len; i++) {
+        hits += g_array_index(drv.inj_on->rules, struct inject_rule, i).hits;
+    }
+    return hits;
+}
+
+static void setup_inject(void)
+{
+    const char *spec = getenv("TDXSIM_FUZZ_INJECT");
+    g_autoptr(GError) err = NULL;
+
+    if (!spec || !*spec) {
+        return;
+    }
+    drv.inj_on = inject_parse(spec, sim.seed, &err);
+    if (!drv.inj_on) {
+        fprintf(stderr, "tdxsim-fuzz: TDXSIM_FUZZ_INJECT: %s\n",
+                err->message);
+        exit(2);
+    }
+    for (unsigned i = 0; i < drv.inj_on->rules->len; i++) {
+        if (g_array_index(drv.inj_on->rules, struct inject_rule,
+                          i).kind == INJ_BUSY) {
+            fprintf(stderr, "tdxsim-fuzz: TDXSIM_FUZZ_INJECT: busy rules "
+                    "go to the TDX module at start-up: use TDXSIM_INJECT\n");
+            exit(2);
+        }
+    }
+    drv.inj_off = sim.inj;
 }
 
 /* The guest shuts down; QEMU exits and the simulator checks the teardown. */
@@ -536,11 +590,15 @@ static void G_GNUC_NORETURN shutdown_guest(void)
     double secs = now() - drv.start;
 
     fprintf(stderr, "tdxsim-fuzz: done: %" PRIu64 " executions (%" PRIu64
-            " rounds, %" PRIu64 " operations, %" PRIu64 " observations) in "
-            "%.1f s, %s mode, %u vCPUs, no finding\n", drv.runs, drv.rounds,
-            drv.ops, drv.model.observations, secs,
+            " rounds, %" PRIu64 " operations, %" PRIu64 " observations, %"
+            PRIu64 " faults injected) in %.1f s, %s mode, %u vCPUs, no "
+            "finding\n", drv.runs, drv.rounds, drv.ops,
+            drv.model.observations, injected(), secs,
             drv.vm->sept.enabled ? "side-table" : "mirror", drv.nr_vcpus);
     pthread_mutex_lock(&drv.vm->lock);
+    if (drv.inj_on) {
+        sim.inj = drv.inj_on;       /* the report lists the fuzz rules */
+    }
     sim_check_full(drv.vm);
     for (unsigned v = 0; v < drv.nr_vcpus; v++) {
         struct trace_op op = { .kind = TOP_SHUTDOWN };
@@ -639,6 +697,7 @@ static void *driver_main(void *opaque)
     }
     pthread_mutex_lock(&drv.vm->lock);
     model_setup();
+    setup_inject();
     pthread_mutex_unlock(&drv.vm->lock);
     drv.start = now();
 

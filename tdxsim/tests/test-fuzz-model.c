@@ -121,7 +121,7 @@ static void test_decode(void)
     for (int v = 0; v < 2; v++) {
         ops[v] = g_array_new(false, true, sizeof(struct trace_op));
     }
-    g_assert_cmpuint(fuzz_decode(input, sizeof(input), &m, ops), ==, 4);
+    g_assert_cmpuint(fuzz_decode(input, sizeof(input), &m, 0, ops), ==, 4);
 
     o = op_at(ops[0], 0);
     g_assert_cmpint(o->kind, ==, TOP_MAPGPA);
@@ -150,11 +150,29 @@ static void test_decode(void)
     g_assert_cmphex(o->size, ==, 2 * MB);
     g_assert_cmpuint(ops[1]->len, ==, 2);
 
+    /* while faults are injected: MapGPAs only */
+    for (int v = 0; v < 2; v++) {
+        g_array_set_size(ops[v], 0);
+    }
+    g_assert_cmpuint(fuzz_decode(input, sizeof(input), &m,
+                                 FUZZ_DECODE_MAPGPA_ONLY, ops), ==, 4);
+    g_assert_cmpuint(ops[0]->len, ==, 3);
+    o = op_at(ops[0], 1);
+    g_assert_cmpint(o->kind, ==, TOP_MAPGPA);
+    g_assert_false(o->private);
+    g_assert_cmphex(o->gpa, ==, 8 * MB + 0x2000);
+    g_assert_cmphex(o->size, ==, 0x1000);
+    o = op_at(ops[0], 2);
+    g_assert_cmpint(o->kind, ==, TOP_MAPGPA);
+    g_assert_true(o->private);
+    g_assert_cmphex(o->gpa, ==, 1020 * 0x1000);
+    g_assert_cmphex(o->size, ==, 8 * 0x1000);
+
     /* at most FUZZ_MAX_OPS records */
     {
         uint8_t big[FUZZ_RECORD * (FUZZ_MAX_OPS + 5)] = { 0 };
 
-        g_assert_cmpuint(fuzz_decode(big, sizeof(big), &m, ops), ==,
+        g_assert_cmpuint(fuzz_decode(big, sizeof(big), &m, 0, ops), ==,
                          FUZZ_MAX_OPS);
     }
     for (int v = 0; v < 2; v++) {
