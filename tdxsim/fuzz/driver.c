@@ -181,8 +181,15 @@ static void fuzz_observed(struct sim_vcpu *vcpu, uint64_t gpa, uint64_t size,
         return;
     }
     fuzz_model_observe(&drv.model, vcpu->vcpu_id, gpa, size, private);
-    if (!private && size == SIM_PAGE_SIZE) {
-        /* A shared access: the guest writes the page (like a DMA buffer). */
+    /*
+     * Only a shared access, seen the instant it happens (the attribute is
+     * shared under the VM lock), may write: a MapGPA chunk is observed when
+     * the vCPU re-enters, after userspace converted it, and by then another
+     * vCPU may have converted the page to private and discarded it.
+     */
+    if (!private && vcpu->pc < vcpu->nr_ops &&
+        vcpu->ops[vcpu->pc].kind == TOP_ACCESS) {
+        /* The guest writes the page (like a DMA buffer). */
         volatile uint8_t *b = shared_byte(vcpu->vm, gpa);
         uint8_t *p = fuzz_model_page(&drv.model, gpa);
 
