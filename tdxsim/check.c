@@ -71,6 +71,7 @@ static void check_range(struct sim_vm *vm, uint64_t gpa, uint64_t size)
     check_range_leaves(vm, gpa, size);
     if (sim.check_every && ++vm->check_ops % sim.check_every == 0) {
         vm->full_checks++;
+        sim_quiesce(vm);    /* a quiescent point: no vCPU in the guest */
         tdx_td_check(vm->td, report_td, vm);
     }
 }

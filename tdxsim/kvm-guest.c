@@ -27,9 +27,24 @@ enum kvm_gpa_state kvm_guest_gpa_state(struct sim_vcpu *vcpu, uint64_t gpa,
     return info.state == SEPT_PENDING ? KVM_GPA_PENDING : KVM_GPA_ACCEPTED;
 }
 
+/*
+ * The TDCALL runs in the guest, without vm->lock, overlapping every other
+ * thread's SEAMCALLs; a kick meanwhile is a TD exit, after which the vCPU
+ * enters again to go on (kvm-kick.c).
+ */
 tdx_status_t kvm_guest_accept(struct sim_vcpu *vcpu, uint64_t gpa, int level)
 {
-    return tdg_mem_page_accept(vcpu->vm->td, vcpu->vp, gpa, level);
+    bool unlocked = sim_vcpu_unlock_in_guest(vcpu);
+    tdx_status_t st = tdg_mem_page_accept(vcpu->vm->td, vcpu->vp, gpa, level);
+
+    if (unlocked) {
+        sim_vcpu_lock_in_guest(vcpu);
+        if (vcpu->kicked_out) {
+            /* -EIO: the TD is going away; KVM_RUN's loop returns then. */
+            sim_vcpu_reenter(vcpu);
+        }
+    }
+    return st;
 }
 
 enum guest_result kvm_guest_memory_fault_exit(struct sim_vcpu *vcpu,
@@ -112,7 +127,8 @@ enum kvm_fault kvm_guest_accept_fault(struct sim_vcpu *vcpu, uint64_t gpa,
         info.state == SEPT_PENDING) {
         /* The TD exit: this vCPU is out of the guest while KVM works. */
         tdx_vp_exit(vm->td, vcpu->vp);
-        if (sim_sept_accept_split(vm, gpa) == -EIO) {
+        if (sim_sept_accept_split(vm, gpa) == -EIO ||
+            sim_vcpu_reenter(vcpu)) {
             *err = EIO;
             return KVM_FAULT_ERROR;
         }

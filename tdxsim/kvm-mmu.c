@@ -16,8 +16,6 @@
 
 /* A vCPU re-faults after RET_PF_RETRY; bound it so a stuck BUSY shows up. */
 #define FAULT_BUSY_RETRIES  1000
-/* tdx_track() loops on BUSY; bounded here so a stuck epoch is a violation. */
-#define TRACK_BUSY_RETRIES  1000
 
 static uint64_t level_size(int level)
 {
@@ -120,10 +118,11 @@ int sim_mmu_map_private(struct sim_vm *vm, uint64_t gpa, bool add_page)
 }
 
 /*
- * BLOCK and REMOVE on BUSY: upstream kicks every vCPU out of the guest and
- * keeps them out ("no vCPU enters"), then retries once; a second failure is
- * KVM_BUG_ON.  In the model no vCPU is inside the guest while vm->lock is
- * held, so the retry only fails if the BUSY is injected.
+ * BLOCK, TRACK and REMOVE on BUSY (Linux 7.2 tdx.c tdh_do_no_vcpus()): a
+ * vCPU in the guest holds a lock the call needs (a TDCALL's entry lock,
+ * VP.ENTER's epoch lock); KVM keeps vCPUs from entering
+ * (wait_for_sept_zap), kicks them out and retries once; a second failure
+ * is KVM_BUG_ON ("the retry is guaranteed to succeed").
  */
 static tdx_status_t retry_once(struct sim_vm *vm, tdx_status_t err,
                                tdx_status_t (*again)(struct sim_vm *, uint64_t,
@@ -131,9 +130,10 @@ static tdx_status_t retry_once(struct sim_vm *vm, tdx_status_t err,
                                uint64_t gpa, int level, tdx_pfn_t *pfn)
 {
     if (TDX_STATUS_IS_BUSY(err)) {
-        vm->stats.vcpu_kicks++;
         vm->stats.busy_retries++;
+        sim_no_vcpus_begin(vm);
         err = again(vm, gpa, level, pfn);
+        sim_no_vcpus_end(vm);
     }
     return err;
 }
@@ -150,21 +150,27 @@ static tdx_status_t do_remove(struct sim_vm *vm, uint64_t gpa, int level,
     return tdh_mem_page_remove(vm->td, gpa, level, pfn);
 }
 
+static tdx_status_t do_track_once(struct sim_vm *vm, uint64_t gpa, int level,
+                                  tdx_pfn_t *pfn)
+{
+    return tdh_mem_track(vm->td);
+}
+
+/*
+ * Linux 7.2 tdx_track(): TRACK through tdh_do_no_vcpus(), KVM_BUG_ON on
+ * failure, then every vCPU out of the guest so that none still runs in
+ * the old epoch (kvm_make_all_cpus_request(KVM_REQ_OUTSIDE_GUEST_MODE)).
+ */
 static bool do_track(struct sim_vm *vm)
 {
-    tdx_status_t err;
-    int tries = 0;
+    tdx_status_t err = do_track_once(vm, 0, 0, NULL);
 
-    do {
-        err = tdh_mem_track(vm->td);
-        if (TDX_STATUS_IS_BUSY(err)) {
-            vm->stats.busy_retries++;
-        }
-    } while (TDX_STATUS_IS_BUSY(err) && ++tries < TRACK_BUSY_RETRIES);
+    err = retry_once(vm, err, do_track_once, 0, 0, NULL);
     if (err) {
         sim_seamcall_failed(vm, "TDH.MEM.TRACK", 0, err);
         return false;
     }
+    sim_kick_vcpus(vm, true);
     return true;
 }
 

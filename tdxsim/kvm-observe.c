@@ -44,9 +44,11 @@ void sim_check_range(struct sim_vm *vm, uint64_t gpa, uint64_t size)
     checks->range(vm, gpa, size);
 }
 
+/* At a quiescent point: nothing else runs in the model meanwhile. */
 void sim_check_full(struct sim_vm *vm)
 {
     need(checks, "checks");
+    sim_quiesce(vm);
     checks->full(vm);
 }
 

@@ -69,6 +69,7 @@ int sim_vcpu_run(struct sim_vcpu *vcpu)
     for (;;) {
         enum guest_result res;
         tdx_status_t st;
+        bool entered;
         int err = 0;
 
         if (vm->bugged) {
@@ -115,17 +116,39 @@ int sim_vcpu_run(struct sim_vcpu *vcpu)
                             "re-entry after a conversion exit", vcpu);
             vcpu->conv_size = 0;
         }
-        st = tdh_vp_enter(vm->td, vcpu->vp);
-        if (TDX_STATUS_IS_BUSY(st)) {
-            vm->stats.busy_retries++;
+        /*
+         * Guest mode without vm->lock, as a vCPU runs on hardware: other
+         * threads' SEAMCALLs overlap with TDH.VP.ENTER (the epoch lock)
+         * and the guest's TDCALLs (kvm-kick.c).
+         */
+        if (!sim_vcpu_unlock_in_guest(vcpu)) {
             pthread_mutex_unlock(&vm->lock);
-            pthread_mutex_lock(&vm->lock);
+            return -EIO;        /* the VM is being destroyed */
+        }
+        entered = false;
+        st = TDX_SUCCESS;
+        /* tdx_vcpu_run(): no entry while a zap is retried */
+        if (!__atomic_load_n(&vm->wait_for_sept_zap, __ATOMIC_SEQ_CST)) {
+            st = tdh_vp_enter(vm->td, vcpu->vp);
+            entered = st == TDX_SUCCESS;
+        }
+        sim_vcpu_lock_in_guest(vcpu);
+        if (TDX_STATUS_IS_BUSY(st)) {
+            /* Epoch lock (TDH.MEM.TRACK) or injected: enter again
+             * (tdx_exit_handlers_fastpath(): EXIT_FASTPATH_EXIT_HANDLED). */
+            vm->stats.busy_retries++;
+            vm->stats.vp_enter_busy++;
             continue;
         }
         if (st) {
-            sim_seamcall_failed(vm, "TDH.VP.ENTER", 0, st);
+            if (!vm->destroyed && !vm->sept.torn_down && !vm->bugged) {
+                sim_seamcall_failed(vm, "TDH.VP.ENTER", 0, st);
+            }
             pthread_mutex_unlock(&vm->lock);
             return -EIO;
+        }
+        if (!entered || vcpu->kicked_out) {
+            continue;           /* a kick's TD exit: enter again */
         }
         res = sim_guest()->step(vcpu, &err);
         tdx_vp_exit(vm->td, vcpu->vp);

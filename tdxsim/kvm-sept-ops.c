@@ -132,6 +132,9 @@ static bool busy_again_upto(struct sim_vm *vm, tdx_status_t err, int *tries,
     vm->sept.busy_retries++;
     vm->stats.busy_retries++;
     vm->sept.kicks++;
+    /* As tdh_do_no_vcpus(): the vCPUs holding what the call needs leave. */
+    sim_no_vcpus_begin(vm);
+    sim_no_vcpus_end(vm);
     return true;
 }
 
@@ -256,6 +259,7 @@ int sim_sept_track(struct sim_vm *vm, tdx_status_t *hw)
     }
     /* kvm_make_all_cpus_request(KVM_REQ_OUTSIDE_GUEST_MODE), as upstream */
     vm->sept.kicks++;
+    sim_kick_vcpus(vm, true);
     return 0;
 }
 

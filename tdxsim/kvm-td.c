@@ -53,6 +53,9 @@ int sim_tdx_release_hkid(struct sim_vm *vm, uint64_t *seamcalls)
     tdx_status_t err;
     int tries = 0;
 
+    /* No vCPU may be in the guest for VP.FLUSH, nor enter after it. */
+    __atomic_store_n(&vm->no_entry, 1, __ATOMIC_SEQ_CST);
+    sim_kick_vcpus(vm, false);
     for (unsigned i = 0; i < vm->nr_vcpus; i++) {
         if (vm->vcpus[i]->vp < 0) {
             continue;

@@ -631,6 +631,8 @@ void sim_tdx_destroy(struct sim_vm *vm)
 {
     tdx_status_t err;
 
+    /* No vCPU thread may still use the TD when its pages go. */
+    sim_block_entry(vm);
     if (!lock_for_teardown(vm)) {
         fprintf(stderr, "tdxsim: VM lock held at exit; teardown skipped\n");
         return;

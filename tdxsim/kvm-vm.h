@@ -11,8 +11,11 @@
  * ioctl level above both; kvm-guest.h what the scripted guest may ask.
  *
  * Locking: sim_host.lock guards the fd table and VM list; each VM's lock
- * guards everything of that VM, including every TDX-module call (tdxmod is
- * not thread safe).  KVM_RUN never blocks with a VM lock held.
+ * (vm->lock) guards KVM's state of that VM.  The TDX module model is
+ * thread safe and takes its own locks as the module does (tdxmod.h): a
+ * vCPU thread in guest mode calls it without vm->lock (TDH.VP.ENTER, the
+ * guest's TDCALLs; kvm-kick.c), so its calls overlap with those of the
+ * thread holding vm->lock.  KVM_RUN never blocks with a VM lock held.
  */
 #ifndef TDXSIM_KVM_VM_H
 #define TDXSIM_KVM_VM_H
@@ -135,6 +138,15 @@ struct sim_vcpu {
     uint64_t conv_gpa, conv_size;
     uint64_t irq_pending;
     unsigned barrier_seen;
+    /*
+     * Guest mode (kvm-kick.c): between TDH.VP.ENTER and the TD exit the
+     * vCPU thread runs without vm->lock while it is in a TDCALL or waits
+     * for the lock; kick (atomic) is KVM_REQ_OUTSIDE_GUEST_MODE's IPI.
+     */
+    int kick;
+    int outside;                /* (atomic) the thread is without vm->lock
+                                   in guest mode; set and cleared by it */
+    bool kicked_out;            /* the last sim_vcpu_lock_in_guest() exited */
 };
 
 struct sim_stats {
@@ -167,7 +179,11 @@ struct sim_stats {
     uint64_t zapped_leaves;
     uint64_t accept_calls, accept_4k, accept_2m, accept_busy_retries;
     uint64_t busy_retries;      /* SEAMCALLs retried by KVM after BUSY */
-    uint64_t vcpu_kicks;        /* "no vCPU enters" retries of BLOCK/REMOVE */
+    uint64_t vcpu_kicks;        /* kvm_make_all_cpus_request(OUTSIDE_GUEST_MODE) */
+    uint64_t vcpus_kicked;      /* vCPUs it found in the guest and waited for */
+    uint64_t no_vcpus_retries;  /* tdh_do_no_vcpus(): BUSY, kick, retry */
+    uint64_t vp_enter_busy;     /* TDH.VP.ENTER BUSY (epoch lock): re-entered */
+    uint64_t kick_timeouts;     /* a kicked vCPU never left the guest */
     uint64_t enomem;            /* allocation failures (injected) */
     uint64_t eintr;             /* -EINTR returned with partial progress */
     uint64_t init_mem_pages, init_mem_measured;
@@ -247,6 +263,10 @@ struct sim_vm {
     bool bugged;                /* KVM_BUG_ON or kvm_vm_dead(): every ioctl
                                    fails -EIO */
     bool hkid_released;         /* TDH.MNG.KEY.FREEID done */
+    /* kvm-kick.c (atomics): tdh_do_no_vcpus()'s wait_for_sept_zap; no
+     * entry at all any more (teardown); vCPU threads without vm->lock. */
+    int wait_for_sept_zap;
+    int no_entry;
 
     uint64_t hypercall_exit_mask;   /* KVM_CAP_EXIT_HYPERCALL */
     bool split_irqchip;
@@ -329,6 +349,9 @@ struct sim_host {
      * the VM (kvm-tdx.c).
      */
     bool teardown_key_first;
+    /* TDXSIM_BREAK=no-kick: KVM does not kick vCPUs after TDH.MEM.TRACK
+     * (a broken KVM, to show that the checks catch it). */
+    bool break_no_kick;
 };
 
 extern struct sim_host sim;
@@ -388,6 +411,41 @@ void sim_tdx_snapshot_final(struct sim_vm *vm);
  * adds the SEAMCALLs to *seamcalls; 0 or -EIO (KVM_BUG_ON).
  */
 int sim_tdx_release_hkid(struct sim_vm *vm, uint64_t *seamcalls);
+
+/*
+ * kvm-kick.c: vCPUs in guest mode, and KVM forcing them out.  A vCPU is in
+ * the guest from TDH.VP.ENTER to its TD exit; its thread drops vm->lock
+ * there only to make a TDCALL (kvm-guest.c) or right after VP.ENTER
+ * (kvm-run.c), and re-takes it with sim_vcpu_lock_in_guest().
+ */
+/*
+ * kvm_make_all_cpus_request(KVM_REQ_OUTSIDE_GUEST_MODE), vm->lock held:
+ * kick every vCPU in the guest and wait until it has left (a TD exit).
+ * Not done under TDXSIM_BREAK=no-kick when after_track.
+ */
+void sim_kick_vcpus(struct sim_vm *vm, bool after_track);
+/*
+ * A quiescent point (vm->lock held): no vCPU in guest mode, so no call of
+ * the TDX module runs (structural self-checks).  The vCPUs wait on
+ * vm->lock and enter again afterwards; not counted as KVM kicks.
+ */
+void sim_quiesce(struct sim_vm *vm);
+/* tdh_do_no_vcpus() around the retry of a SEAMCALL that met BUSY. */
+void sim_no_vcpus_begin(struct sim_vm *vm);
+void sim_no_vcpus_end(struct sim_vm *vm);
+/*
+ * The vCPU thread, in the guest, leaves vm->lock (false: the VM allows no
+ * entry any more, the lock is kept), and takes it back; a kick (or
+ * wait_for_sept_zap, no_entry) meanwhile is a TD exit: vcpu->kicked_out.
+ */
+bool sim_vcpu_unlock_in_guest(struct sim_vcpu *vcpu);
+void sim_vcpu_lock_in_guest(struct sim_vcpu *vcpu);
+/* Back into the guest after a kick or a TD exit KVM handled (vm->lock
+ * held): 0, or -EIO when the TD cannot run any more. */
+int sim_vcpu_reenter(struct sim_vcpu *vcpu);
+/* VM destruction: no vCPU enters from now on; wait (vm->lock not held)
+ * until no vCPU thread is in guest mode without vm->lock. */
+void sim_block_entry(struct sim_vm *vm);
 
 /* kvm-fail.c: how KVM and the model report what went wrong. */
 /* An invariant broken: counted (trace.invariant_violations) and printed. */

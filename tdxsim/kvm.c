@@ -58,6 +58,41 @@ static void apply_busy_rules(void)
     }
 }
 
+/*
+ * TDXSIM_LOCK_HOLD=LEAF=US[,LEAF=US...]: calls of LEAF (a SEAMCALL name or
+ * TDG.MEM.PAGE.ACCEPT) keep the module locks they took US microseconds
+ * longer (tdxmod_set_lock_hold()), so that real overlap is frequent.
+ */
+static void apply_lock_holds(const char *spec)
+{
+    g_auto(GStrv) items = g_strsplit(spec, ",", -1);
+
+    for (char **i = items; *i && **i; i++) {
+        char *eq = strchr(*i, '=');
+        int leaf = -1;
+
+        if (eq) {
+            *eq = 0;
+            if (!strcmp(*i, "TDG.MEM.PAGE.ACCEPT")) {
+                leaf = TDX_ACCEPT_SLOT;
+            }
+            for (int l = 0; l < TDX_NR_LEAVES && leaf < 0; l++) {
+                const char *n = tdx_leaf_name(l);
+
+                if (n && !strcmp(n, *i)) {
+                    leaf = l;
+                }
+            }
+        }
+        if (leaf < 0) {
+            fprintf(stderr, "tdxsim: TDXSIM_LOCK_HOLD: bad item '%s'\n", *i);
+            exit(1);
+        }
+        tdxmod_set_lock_hold(sim.mod, leaf,
+                             g_ascii_strtoull(eq + 1, NULL, 10) * 1000);
+    }
+}
+
 void sim_init(void)
 {
     const char *s;
@@ -91,6 +126,13 @@ void sim_init(void)
         exit(1);
     }
     apply_busy_rules();
+    s = getenv("TDXSIM_LOCK_HOLD");
+    if (s) {
+        apply_lock_holds(s);
+    }
+    /* TDXSIM_BREAK=no-kick: a KVM that forgets to kick after TRACK. */
+    s = getenv("TDXSIM_BREAK");
+    sim.break_no_kick = s && !strcmp(s, "no-kick");
     /*
      * TDXSIM_HIDE_CAPS=N[,N...]: play a kernel without these capabilities
      * (e.g. 250, KVM_CAP_TDX_SIDE_SEPT) to test how QEMU refuses.

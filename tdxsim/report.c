@@ -162,6 +162,44 @@ static void side_table_object(struct json_writer *w, struct sim_vm *vm)
     json_end_object(w);
 }
 
+/*
+ * Real lock contention inside the TDX module (tdxmod-lock.c; injected BUSY
+ * is not counted here) and what KVM did about it (kvm-kick.c).
+ */
+static void contention_object(struct json_writer *w, const struct sim_stats *s)
+{
+    struct tdx_counters c = *tdxmod_counters(sim.mod);
+    uint64_t total = c.contended_tree + c.contended_entry + c.contended_epoch;
+
+    json_key(w, "contention");
+    json_begin_object(w);
+    json_kv_uint(w, "busy", total);
+    json_key(w, "busy_by_lock");
+    json_begin_object(w);
+    json_kv_uint(w, "sept_tree", c.contended_tree);
+    json_kv_uint(w, "sept_entry", c.contended_entry);
+    json_kv_uint(w, "td_epoch", c.contended_epoch);
+    json_end_object(w);
+    json_key(w, "busy_by_leaf");
+    json_begin_object(w);
+    for (int l = 0; l < TDX_NR_LEAVES; l++) {
+        const char *name = l == TDX_ACCEPT_SLOT ? "TDG.MEM.PAGE.ACCEPT" :
+                           tdx_leaf_name(l);
+
+        if (name && c.contended[l]) {
+            json_kv_uint(w, name, c.contended[l]);
+        }
+    }
+    json_end_object(w);
+    json_kv_uint(w, "kvm_busy_retries", s->busy_retries);
+    json_kv_uint(w, "no_vcpus_retries", s->no_vcpus_retries);
+    json_kv_uint(w, "vp_enter_busy", s->vp_enter_busy);
+    json_kv_uint(w, "kicks", s->vcpu_kicks);
+    json_kv_uint(w, "vcpus_kicked", s->vcpus_kicked);
+    json_kv_uint(w, "kick_timeouts", s->kick_timeouts);
+    json_end_object(w);
+}
+
 static char *render(struct sim_vm *vm)
 {
     struct sim_stats *s = &vm->stats;
@@ -238,6 +276,8 @@ static char *render(struct sim_vm *vm)
     json_kv_uint(&w, "init_mem_pages", s->init_mem_pages);
     json_kv_uint(&w, "init_mem_measured_pages", s->init_mem_measured);
     json_end_object(&w);
+
+    contention_object(&w, s);
 
     json_key(&w, "accept");
     json_begin_object(&w);

@@ -174,6 +174,8 @@ void tdx_cost_table_default(struct tdx_cost_table *t)
 
 void tdxmod_set_cost_table(struct tdxmod *m, const struct tdx_cost_table *t)
 {
+    TDX_GUARD(m);
+
     m->cost = *t;
     if (!m->cost.cpu_mhz) {
         m->cost.cpu_mhz = 2000;
@@ -299,6 +301,8 @@ uint64_t tdx_counters_estimated_ns(const struct tdx_counters *c,
 
 uint64_t tdxmod_estimated_ns(const struct tdxmod *m)
 {
+    TDX_GUARD((struct tdxmod *)m);
+
     return tdx_counters_estimated_ns(&m->counters, &m->cost);
 }
 
@@ -363,6 +367,8 @@ static double rng_double(struct tdxmod *m)
 void tdxmod_inject_busy(struct tdxmod *m, enum tdx_leaf leaf,
                         const struct tdx_inject_busy *inj)
 {
+    TDX_GUARD(m);
+
     g_return_if_fail((unsigned)leaf < TDX_NR_LEAVES);
     if (inj) {
         m->inject[leaf] = *inj;

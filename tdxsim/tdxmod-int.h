@@ -9,6 +9,7 @@
 #ifndef TDXSIM_TDXMOD_INT_H
 #define TDXSIM_TDXMOD_INT_H
 
+#include <pthread.h>
 #include <glib.h>
 #include "tdxmod.h"
 
@@ -75,15 +76,27 @@ struct tdx_td {
     uint64_t leaves[2];
     uint64_t sept_pages[TDX_MAX_LEVELS];
     uint64_t sept_pages_peak[TDX_MAX_LEVELS];
-    /* Lock holders from tdx_td_hold_*(). */
+    /*
+     * The module's locks (tdxmod-lock.c): holders are calls in progress
+     * and tdx_td_hold_*().  Guarded by the module's mu.
+     */
     unsigned tree_shared;
     bool tree_exclusive;
-    bool epoch_locked;
-    GHashTable *entry_locks;    /* (gpa | level) -> hold count */
+    unsigned epoch_shared;      /* TDH.VP.ENTER sampling the epoch */
+    bool epoch_locked;          /* exclusive: TDH.MEM.TRACK */
+    GHashTable *entry_locks;    /* (gpa | level) -> host-side hold count */
+    GHashTable *entry_guest_locks;  /* (gpa | level) -> guest-side holds */
     struct tdx_counters counters;
 };
 
 struct tdxmod {
+    /*
+     * The model's internal mutex (recursive): every entry point holds it
+     * while it reads or changes the model; a SEAMCALL drops it between its
+     * work and the release of its modelled locks (tdxmod-lock.c).
+     */
+    pthread_mutex_t mu;
+    uint64_t hold_ns[TDX_NR_LEAVES];    /* tdxmod_set_lock_hold() */
     uint64_t rng;               /* xorshift64* state */
     struct tdx_cost_table cost;
     struct tdx_inject_busy inject[TDX_NR_LEAVES];
@@ -118,7 +131,38 @@ void tdx_account_count(struct tdxmod *m, struct tdx_td *td, size_t offset);
 
 /* Life-cycle gate shared by all TD-scoped SEAMCALLs (tdxmod.c). */
 tdx_status_t tdx_td_state_check(const struct tdx_td *td, enum tdx_leaf leaf);
-bool tdx_td_entry_locked(const struct tdx_td *td, uint64_t gpa, int level);
+/*
+ * tdxmod-lock.c: one SEAMCALL (or TDCALL) from begin to end, on this
+ * thread.  begin takes mu and returns the injected status for leaf (0 if
+ * none); the try-locks record what the call holds; end accounts the status,
+ * drops mu for the window (tdxmod_set_lock_hold()), releases the call's
+ * locks and returns status.
+ */
+tdx_status_t tdx_call_begin(struct tdxmod *m, enum tdx_leaf leaf);
+void tdx_call_begin_accept(struct tdxmod *m);
+tdx_status_t tdx_call_end(struct tdxmod *m, struct tdx_td *td,
+                          enum tdx_leaf leaf, tdx_status_t status);
+/* end without accounting (the caller accounted already). */
+tdx_status_t tdx_call_finish(struct tdxmod *m, tdx_status_t status);
+/* Try-locks for the current call: false on a conflicting holder. */
+bool tdx_try_tree_lock(struct tdx_td *td, bool exclusive);
+bool tdx_try_epoch_lock(struct tdx_td *td, bool exclusive);
+/* The entry's lock, host or guest side: 0, or the status to fail with. */
+tdx_status_t tdx_try_entry_lock(struct tdx_td *td, uint64_t gpa, int level,
+                                bool guest);
+/* Internal mutex for the other entry points (released at scope end). */
+static inline struct tdxmod *tdx_guard_take(struct tdxmod *m)
+{
+    pthread_mutex_lock(&m->mu);
+    return m;
+}
+static inline void tdx_guard_drop(struct tdxmod **m)
+{
+    pthread_mutex_unlock(&(*m)->mu);
+}
+#define TDX_GUARD(mod) \
+    struct tdxmod *tdx_guard_ __attribute__((cleanup(tdx_guard_drop), \
+                                              unused)) = tdx_guard_take(mod)
 bool tdx_td_tracked(const struct tdx_td *td, uint64_t bepoch);
 /* "Runnable TD" in the block/track rules: finalized and not torn down. */
 static inline bool tdx_td_finalized(const struct tdx_td *td)

@@ -160,10 +160,9 @@ enum tree_lock {
 /*
  * Front half shared by the S-EPT leaves (see the top of this file): returns
  * TDX_SUCCESS with w on the target entry, or the status to fail with.  The
- * try-lock is released again by the end of the call, so only the conflict
- * with holders from tdx_td_hold_tree_lock() matters (tdx-facts.md: "shared
- * for AUG, SEPT.ADD, PAGE.REMOVE, DEMOTE, PROMOTE; exclusive for
- * RANGE.BLOCK, SEPT.REMOVE, UNBLOCK").
+ * tree and entry try-locks are held until the call ends (tdxmod-lock.c;
+ * tdx-facts.md: "shared for AUG, SEPT.ADD, PAGE.REMOVE, DEMOTE, PROMOTE;
+ * exclusive for RANGE.BLOCK, SEPT.REMOVE, UNBLOCK").
  */
 static tdx_status_t sept_locate(struct tdx_td *td, enum tdx_leaf leaf,
                                 uint64_t gpa, int level, int min_level,
@@ -180,18 +179,14 @@ static tdx_status_t sept_locate(struct tdx_td *td, enum tdx_leaf leaf,
         (gpa & (tdx_level_size(level) - 1))) {
         return TDX_OPERAND_INVALID | TDX_OPERAND_ID_RCX;
     }
-    if ((lock == TREE_LOCK_SHARED && td->tree_exclusive) ||
-        (lock == TREE_LOCK_EXCLUSIVE &&
-         (td->tree_exclusive || td->tree_shared))) {
+    if (lock != TREE_LOCK_NONE &&
+        !tdx_try_tree_lock(td, lock == TREE_LOCK_EXCLUSIVE)) {
         return TDX_OPERAND_BUSY | TDX_OPERAND_ID_SEPT_TREE;
     }
     if (!sept_walk(td, gpa, level, false, w)) {
         return TDX_EPT_WALK_FAILED | TDX_OPERAND_ID_RCX;
     }
-    if (tdx_td_entry_locked(td, gpa, level)) {
-        return TDX_OPERAND_BUSY | TDX_OPERAND_ID_RCX;
-    }
-    return TDX_SUCCESS;
+    return tdx_try_entry_lock(td, gpa, level, false);
 }
 
 /*
@@ -278,9 +273,9 @@ static tdx_status_t do_sept_add(struct tdx_td *td, uint64_t gpa, int level,
 tdx_status_t tdh_mem_sept_add(struct tdx_td *td, uint64_t gpa,
                               enum tdx_level level, tdx_pfn_t sept_pfn)
 {
-    tdx_status_t s = tdx_inject(td->m, TDH_MEM_SEPT_ADD);
+    tdx_status_t s = tdx_call_begin(td->m, TDH_MEM_SEPT_ADD);
 
-    return tdx_account(td->m, td, TDH_MEM_SEPT_ADD,
+    return tdx_call_end(td->m, td, TDH_MEM_SEPT_ADD,
                        s ? s : do_sept_add(td, gpa, level, sept_pfn));
 }
 
@@ -320,19 +315,19 @@ static tdx_status_t map_leaf(struct tdx_td *td, enum tdx_leaf leaf,
  */
 tdx_status_t tdh_mem_page_add(struct tdx_td *td, uint64_t gpa, tdx_pfn_t pfn)
 {
-    tdx_status_t s = tdx_inject(td->m, TDH_MEM_PAGE_ADD);
+    tdx_status_t s = tdx_call_begin(td->m, TDH_MEM_PAGE_ADD);
 
     if (!s) {
         s = map_leaf(td, TDH_MEM_PAGE_ADD, gpa, TDX_LEVEL_4K, pfn,
                      SEPT_MAPPED, TDX_LEVEL_4K, TREE_LOCK_NONE);
     }
-    return tdx_account(td->m, td, TDH_MEM_PAGE_ADD, s);
+    return tdx_call_end(td->m, td, TDH_MEM_PAGE_ADD, s);
 }
 
 tdx_status_t tdh_mem_page_aug(struct tdx_td *td, uint64_t gpa,
                               enum tdx_level level, tdx_pfn_t pfn)
 {
-    tdx_status_t s = tdx_inject(td->m, TDH_MEM_PAGE_AUG);
+    tdx_status_t s = tdx_call_begin(td->m, TDH_MEM_PAGE_AUG);
 
     if (level == TDX_LEVEL_2M) {
         tdx_account_count(td->m, td, offsetof(struct tdx_counters, aug_2m));
@@ -341,7 +336,7 @@ tdx_status_t tdh_mem_page_aug(struct tdx_td *td, uint64_t gpa,
         s = map_leaf(td, TDH_MEM_PAGE_AUG, gpa, level, pfn, SEPT_PENDING,
                      TDX_LEVEL_2M, TREE_LOCK_SHARED);
     }
-    return tdx_account(td->m, td, TDH_MEM_PAGE_AUG, s);
+    return tdx_call_end(td->m, td, TDH_MEM_PAGE_AUG, s);
 }
 
 /* RANGE.BLOCK: any present entry at any level, stamps the TD epoch. */
@@ -369,9 +364,9 @@ static tdx_status_t do_range_block(struct tdx_td *td, uint64_t gpa, int level)
 tdx_status_t tdh_mem_range_block(struct tdx_td *td, uint64_t gpa,
                                  enum tdx_level level)
 {
-    tdx_status_t s = tdx_inject(td->m, TDH_MEM_RANGE_BLOCK);
+    tdx_status_t s = tdx_call_begin(td->m, TDH_MEM_RANGE_BLOCK);
 
-    return tdx_account(td->m, td, TDH_MEM_RANGE_BLOCK,
+    return tdx_call_end(td->m, td, TDH_MEM_RANGE_BLOCK,
                        s ? s : do_range_block(td, gpa, level));
 }
 
@@ -404,9 +399,9 @@ static tdx_status_t do_range_unblock(struct tdx_td *td, uint64_t gpa,
 tdx_status_t tdh_mem_range_unblock(struct tdx_td *td, uint64_t gpa,
                                    enum tdx_level level)
 {
-    tdx_status_t s = tdx_inject(td->m, TDH_MEM_RANGE_UNBLOCK);
+    tdx_status_t s = tdx_call_begin(td->m, TDH_MEM_RANGE_UNBLOCK);
 
-    return tdx_account(td->m, td, TDH_MEM_RANGE_UNBLOCK,
+    return tdx_call_end(td->m, td, TDH_MEM_RANGE_UNBLOCK,
                        s ? s : do_range_unblock(td, gpa, level));
 }
 
@@ -450,9 +445,9 @@ static tdx_status_t do_page_remove(struct tdx_td *td, uint64_t gpa, int level,
 tdx_status_t tdh_mem_page_remove(struct tdx_td *td, uint64_t gpa,
                                  enum tdx_level level, tdx_pfn_t *pfn)
 {
-    tdx_status_t s = tdx_inject(td->m, TDH_MEM_PAGE_REMOVE);
+    tdx_status_t s = tdx_call_begin(td->m, TDH_MEM_PAGE_REMOVE);
 
-    return tdx_account(td->m, td, TDH_MEM_PAGE_REMOVE,
+    return tdx_call_end(td->m, td, TDH_MEM_PAGE_REMOVE,
                        s ? s : do_page_remove(td, gpa, level, pfn));
 }
 
@@ -495,9 +490,9 @@ static tdx_status_t do_sept_remove(struct tdx_td *td, uint64_t gpa, int level,
 tdx_status_t tdh_mem_sept_remove(struct tdx_td *td, uint64_t gpa,
                                  enum tdx_level level, tdx_pfn_t *sept_pfn)
 {
-    tdx_status_t s = tdx_inject(td->m, TDH_MEM_SEPT_REMOVE);
+    tdx_status_t s = tdx_call_begin(td->m, TDH_MEM_SEPT_REMOVE);
 
-    return tdx_account(td->m, td, TDH_MEM_SEPT_REMOVE,
+    return tdx_call_end(td->m, td, TDH_MEM_SEPT_REMOVE,
                        s ? s : do_sept_remove(td, gpa, level, sept_pfn));
 }
 
@@ -555,9 +550,9 @@ static tdx_status_t do_page_demote(struct tdx_td *td, uint64_t gpa, int level,
 tdx_status_t tdh_mem_page_demote(struct tdx_td *td, uint64_t gpa,
                                  enum tdx_level level, tdx_pfn_t sept_pfn)
 {
-    tdx_status_t s = tdx_inject(td->m, TDH_MEM_PAGE_DEMOTE);
+    tdx_status_t s = tdx_call_begin(td->m, TDH_MEM_PAGE_DEMOTE);
 
-    return tdx_account(td->m, td, TDH_MEM_PAGE_DEMOTE,
+    return tdx_call_end(td->m, td, TDH_MEM_PAGE_DEMOTE,
                        s ? s : do_page_demote(td, gpa, level, sept_pfn));
 }
 
@@ -632,9 +627,9 @@ static tdx_status_t do_page_promote(struct tdx_td *td, uint64_t gpa, int level,
 tdx_status_t tdh_mem_page_promote(struct tdx_td *td, uint64_t gpa,
                                   enum tdx_level level, tdx_pfn_t *sept_pfn)
 {
-    tdx_status_t s = tdx_inject(td->m, TDH_MEM_PAGE_PROMOTE);
+    tdx_status_t s = tdx_call_begin(td->m, TDH_MEM_PAGE_PROMOTE);
 
-    return tdx_account(td->m, td, TDH_MEM_PAGE_PROMOTE,
+    return tdx_call_end(td->m, td, TDH_MEM_PAGE_PROMOTE,
                        s ? s : do_page_promote(td, gpa, level, sept_pfn));
 }
 
@@ -657,13 +652,14 @@ tdx_status_t tdh_mem_page_promote(struct tdx_td *td, uint64_t gpa,
  * never sees it: the host gets an EPT-violation exit with the accept level).
  * Levels 0..2 are accepted: the Linux guest tries 1G first.  Only a
  * runnable TD runs guest code (LIFECYCLE_STATE_INCORRECT otherwise).
- * Tree-lock contention with a zero-step vCPU is for the caller to model
- * with tdx_td_hold_tree_lock().
+ * The guest takes no tree lock (walk_private_gpa()), only the entry's
+ * guest-side lock (sept_lock_acquire_guest()), held until the call ends.
  */
-tdx_status_t tdg_mem_page_accept(struct tdx_td *td, int vcpu, uint64_t gpa,
-                                 enum tdx_level level)
+static tdx_status_t do_accept(struct tdx_td *td, int vcpu, uint64_t gpa,
+                               enum tdx_level level)
 {
     struct sept_walk w;
+    tdx_status_t s;
 
     tdx_account_count(td->m, td, offsetof(struct tdx_counters, accepts));
     if (level == TDX_LEVEL_2M) {
@@ -683,8 +679,9 @@ tdx_status_t tdg_mem_page_accept(struct tdx_td *td, int vcpu, uint64_t gpa,
         }
         return TDX_EPT_ENTRY_NOT_PRESENT;
     }
-    if (tdx_td_entry_locked(td, gpa, level)) {
-        return TDX_OPERAND_BUSY_HOST_PRIORITY | TDX_OPERAND_ID_RCX;
+    s = tdx_try_entry_lock(td, gpa, level, true);
+    if (s) {
+        return s;
     }
     switch (w.e->state) {
     case SEPT_PENDING:
@@ -699,11 +696,20 @@ tdx_status_t tdg_mem_page_accept(struct tdx_td *td, int vcpu, uint64_t gpa,
     }
 }
 
+tdx_status_t tdg_mem_page_accept(struct tdx_td *td, int vcpu, uint64_t gpa,
+                                 enum tdx_level level)
+{
+    tdx_call_begin_accept(td->m);
+    return tdx_call_finish(td->m, do_accept(td, vcpu, gpa, level));
+}
+
 /* Inspection. */
 
 bool tdx_td_lookup(const struct tdx_td *td, uint64_t gpa,
                    struct tdx_sept_leaf_info *info)
 {
+    TDX_GUARD(td->m);
+
     struct sept_walk w;
 
     memset(info, 0, sizeof(*info));
@@ -755,21 +761,29 @@ void tdx_td_for_each_leaf(const struct tdx_td *td,
                           bool (*fn)(const struct tdx_sept_leaf_info *, void *),
                           void *opaque)
 {
+    TDX_GUARD(td->m);
+
     visit_leaves(td->root, 0, fn, opaque);
 }
 
 uint64_t tdx_td_sept_pages(const struct tdx_td *td, enum tdx_level level)
 {
+    TDX_GUARD(td->m);
+
     return (unsigned)level < td->levels ? td->sept_pages[level] : 0;
 }
 
 uint64_t tdx_td_sept_pages_peak(const struct tdx_td *td, enum tdx_level level)
 {
+    TDX_GUARD(td->m);
+
     return (unsigned)level < td->levels ? td->sept_pages_peak[level] : 0;
 }
 
 uint64_t tdx_td_leaves(const struct tdx_td *td, enum tdx_level level)
 {
+    TDX_GUARD(td->m);
+
     return (unsigned)level <= TDX_LEVEL_2M ? td->leaves[level] : 0;
 }
 
@@ -911,6 +925,8 @@ unsigned tdx_td_check(const struct tdx_td *td,
                       void (*report)(const char *msg, void *opaque),
                       void *opaque)
 {
+    TDX_GUARD(td->m);
+
     struct check_ctx c = {
         .td = td,
         .check_pamt = td->state != TD_STATE_TEARDOWN,

@@ -98,6 +98,8 @@ void tdx_pamt_clear(struct tdxmod *m, tdx_pfn_t pfn)
 
 enum tdx_page_type tdxmod_page_type(const struct tdxmod *m, tdx_pfn_t pfn)
 {
+    TDX_GUARD((struct tdxmod *)m);
+
     struct pamt_info pi;
 
     return tdx_pamt_find(m, pfn, &pi) ? pi.type : PT_NDA;
@@ -105,6 +107,8 @@ enum tdx_page_type tdxmod_page_type(const struct tdxmod *m, tdx_pfn_t pfn)
 
 uint64_t tdxmod_pages_owned(const struct tdxmod *m)
 {
+    TDX_GUARD((struct tdxmod *)m);
+
     return m->pages_owned;
 }
 
@@ -114,6 +118,12 @@ struct tdxmod *tdxmod_new(uint64_t seed)
 {
     struct tdxmod *m = g_new0(struct tdxmod, 1);
     uint64_t z = seed + 0x9E3779B97F4A7C15ULL;
+    pthread_mutexattr_t attr;
+
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&m->mu, &attr);
+    pthread_mutexattr_destroy(&attr);
 
     /* splitmix64 of the seed, so that nearby seeds give unrelated streams */
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
@@ -132,6 +142,7 @@ static void td_destroy(struct tdx_td *td)
     tdx_sept_tree_free(td->root);
     g_array_free(td->vcpus, true);
     g_hash_table_destroy(td->entry_locks);
+    g_hash_table_destroy(td->entry_guest_locks);
     g_free(td);
 }
 
@@ -177,6 +188,8 @@ struct tdx_td *tdx_td_create(struct tdxmod *m, tdx_pfn_t tdr_pfn,
                              const tdx_pfn_t *tdcs_pfns, unsigned nr_tdcs,
                              unsigned gpaw)
 {
+    TDX_GUARD(m);
+
     struct tdx_td *td;
 
     if ((gpaw != 48 && gpaw != 52) || nr_tdcs == 0 || !tdcs_pfns ||
@@ -195,6 +208,7 @@ struct tdx_td *tdx_td_create(struct tdxmod *m, tdx_pfn_t tdr_pfn,
     td->root = tdx_sept_node_new(tdcs_pfns[0], td->levels - 1);
     td->vcpus = g_array_new(false, true, sizeof(struct tdx_vcpu));
     td->entry_locks = g_hash_table_new(g_direct_hash, g_direct_equal);
+    td->entry_guest_locks = g_hash_table_new(g_direct_hash, g_direct_equal);
     g_hash_table_insert(m->tds, GUINT_TO_POINTER(td->id), td);
 
     /* TDH.MNG.CREATE, KEY.CONFIG, one MNG.ADDCX per TDCS page, MNG.INIT. */
@@ -221,11 +235,15 @@ uint64_t tdx_td_shared_bit(const struct tdx_td *td)
 
 enum tdx_td_state tdx_td_state(const struct tdx_td *td)
 {
+    TDX_GUARD(td->m);
+
     return td->state;
 }
 
 uint64_t tdx_td_epoch(const struct tdx_td *td)
 {
+    TDX_GUARD(td->m);
+
     return td->epoch;
 }
 
@@ -289,6 +307,8 @@ static struct tdx_vcpu *vcpu_get(const struct tdx_td *td, int vcpu)
 int tdx_vp_create(struct tdx_td *td, tdx_pfn_t tdvpr_pfn,
                   const tdx_pfn_t *tdcx_pfns, unsigned nr_tdcx)
 {
+    TDX_GUARD(td->m);
+
     struct tdx_vcpu v = { .tdvpr_pfn = tdvpr_pfn, .associated = true };
 
     if (td->state != TD_STATE_BUILD || (nr_tdcx && !tdcx_pfns) ||
@@ -325,6 +345,10 @@ static tdx_status_t do_vp_enter(struct tdx_td *td, int vcpu)
     if (v->in_guest) {
         return TDX_VCPU_ASSOCIATED;
     }
+    /* Sample the epoch under its lock, shared (tdxmod-lock.c). */
+    if (!tdx_try_epoch_lock(td, false)) {
+        return TDX_OPERAND_BUSY | TDX_OPERAND_ID_TD_EPOCH;
+    }
     v->in_guest = true;
     v->associated = true;
     v->epoch = td->epoch;
@@ -333,13 +357,15 @@ static tdx_status_t do_vp_enter(struct tdx_td *td, int vcpu)
 
 tdx_status_t tdh_vp_enter(struct tdx_td *td, int vcpu)
 {
-    tdx_status_t s = tdx_inject(td->m, TDH_VP_ENTER);
+    tdx_status_t s = tdx_call_begin(td->m, TDH_VP_ENTER);
 
-    return tdx_account(td->m, td, TDH_VP_ENTER, s ? s : do_vp_enter(td, vcpu));
+    return tdx_call_end(td->m, td, TDH_VP_ENTER, s ? s : do_vp_enter(td, vcpu));
 }
 
 void tdx_vp_exit(struct tdx_td *td, int vcpu)
 {
+    TDX_GUARD(td->m);
+
     struct tdx_vcpu *v = vcpu_get(td, vcpu);
 
     if (v) {
@@ -349,6 +375,8 @@ void tdx_vp_exit(struct tdx_td *td, int vcpu)
 
 bool tdx_vp_in_guest(const struct tdx_td *td, int vcpu)
 {
+    TDX_GUARD(td->m);
+
     const struct tdx_vcpu *v = vcpu_get(td, vcpu);
 
     return v && v->in_guest;
@@ -387,9 +415,9 @@ static tdx_status_t do_mr_extend(struct tdx_td *td, uint64_t gpa)
 
 tdx_status_t tdh_mr_extend(struct tdx_td *td, uint64_t gpa)
 {
-    tdx_status_t s = tdx_inject(td->m, TDH_MR_EXTEND);
+    tdx_status_t s = tdx_call_begin(td->m, TDH_MR_EXTEND);
 
-    return tdx_account(td->m, td, TDH_MR_EXTEND,
+    return tdx_call_end(td->m, td, TDH_MR_EXTEND,
                        s ? s : do_mr_extend(td, gpa));
 }
 
@@ -406,9 +434,9 @@ static tdx_status_t do_mr_finalize(struct tdx_td *td)
 
 tdx_status_t tdh_mr_finalize(struct tdx_td *td)
 {
-    tdx_status_t s = tdx_inject(td->m, TDH_MR_FINALIZE);
+    tdx_status_t s = tdx_call_begin(td->m, TDH_MR_FINALIZE);
 
-    return tdx_account(td->m, td, TDH_MR_FINALIZE,
+    return tdx_call_end(td->m, td, TDH_MR_FINALIZE,
                        s ? s : do_mr_finalize(td));
 }
 
@@ -416,6 +444,8 @@ tdx_status_t tdh_mr_finalize(struct tdx_td *td)
 
 void tdx_td_hold_tree_lock(struct tdx_td *td, bool exclusive)
 {
+    TDX_GUARD(td->m);
+
     if (exclusive) {
         td->tree_exclusive = true;
     } else {
@@ -425,6 +455,8 @@ void tdx_td_hold_tree_lock(struct tdx_td *td, bool exclusive)
 
 void tdx_td_release_tree_lock(struct tdx_td *td)
 {
+    TDX_GUARD(td->m);
+
     if (td->tree_exclusive) {
         td->tree_exclusive = false;
     } else if (td->tree_shared) {
@@ -440,6 +472,8 @@ static gpointer entry_lock_key(uint64_t gpa, enum tdx_level level)
 void tdx_td_hold_entry_lock(struct tdx_td *td, uint64_t gpa,
                             enum tdx_level level)
 {
+    TDX_GUARD(td->m);
+
     gpointer key = entry_lock_key(gpa, level);
     guint n = GPOINTER_TO_UINT(g_hash_table_lookup(td->entry_locks, key));
 
@@ -449,6 +483,8 @@ void tdx_td_hold_entry_lock(struct tdx_td *td, uint64_t gpa,
 void tdx_td_release_entry_lock(struct tdx_td *td, uint64_t gpa,
                                enum tdx_level level)
 {
+    TDX_GUARD(td->m);
+
     gpointer key = entry_lock_key(gpa, level);
     guint n = GPOINTER_TO_UINT(g_hash_table_lookup(td->entry_locks, key));
 
@@ -459,19 +495,17 @@ void tdx_td_release_entry_lock(struct tdx_td *td, uint64_t gpa,
     }
 }
 
-bool tdx_td_entry_locked(const struct tdx_td *td, uint64_t gpa, int level)
-{
-    return g_hash_table_size(td->entry_locks) &&
-           g_hash_table_contains(td->entry_locks, entry_lock_key(gpa, level));
-}
-
 void tdx_td_hold_epoch_lock(struct tdx_td *td)
 {
+    TDX_GUARD(td->m);
+
     td->epoch_locked = true;
 }
 
 void tdx_td_release_epoch_lock(struct tdx_td *td)
 {
+    TDX_GUARD(td->m);
+
     td->epoch_locked = false;
 }
 
@@ -489,7 +523,7 @@ static tdx_status_t do_mem_track(struct tdx_td *td)
     if (s) {
         return s;
     }
-    if (td->epoch_locked) {
+    if (!tdx_try_epoch_lock(td, true)) {
         return TDX_OPERAND_BUSY | TDX_OPERAND_ID_TD_EPOCH;
     }
     for (unsigned i = 0; i < td->vcpus->len; i++) {
@@ -505,9 +539,9 @@ static tdx_status_t do_mem_track(struct tdx_td *td)
 
 tdx_status_t tdh_mem_track(struct tdx_td *td)
 {
-    tdx_status_t s = tdx_inject(td->m, TDH_MEM_TRACK);
+    tdx_status_t s = tdx_call_begin(td->m, TDH_MEM_TRACK);
 
-    return tdx_account(td->m, td, TDH_MEM_TRACK, s ? s : do_mem_track(td));
+    return tdx_call_end(td->m, td, TDH_MEM_TRACK, s ? s : do_mem_track(td));
 }
 
 /*
@@ -557,9 +591,9 @@ static tdx_status_t do_vp_flush(struct tdx_td *td, int vcpu)
 
 tdx_status_t tdh_vp_flush(struct tdx_td *td, int vcpu)
 {
-    tdx_status_t s = tdx_inject(td->m, TDH_VP_FLUSH);
+    tdx_status_t s = tdx_call_begin(td->m, TDH_VP_FLUSH);
 
-    return tdx_account(td->m, td, TDH_VP_FLUSH,
+    return tdx_call_end(td->m, td, TDH_VP_FLUSH,
                        s ? s : do_vp_flush(td, vcpu));
 }
 
@@ -579,9 +613,9 @@ static tdx_status_t do_vpflushdone(struct tdx_td *td)
 
 tdx_status_t tdh_mng_vpflushdone(struct tdx_td *td)
 {
-    tdx_status_t s = tdx_inject(td->m, TDH_MNG_VPFLUSHDONE);
+    tdx_status_t s = tdx_call_begin(td->m, TDH_MNG_VPFLUSHDONE);
 
-    return tdx_account(td->m, td, TDH_MNG_VPFLUSHDONE,
+    return tdx_call_end(td->m, td, TDH_MNG_VPFLUSHDONE,
                        s ? s : do_vpflushdone(td));
 }
 
@@ -602,9 +636,9 @@ static tdx_status_t do_cache_wb(struct tdx_td *td, bool resume)
 
 tdx_status_t tdh_phymem_cache_wb(struct tdx_td *td, bool resume)
 {
-    tdx_status_t s = tdx_inject(td->m, TDH_PHYMEM_CACHE_WB);
+    tdx_status_t s = tdx_call_begin(td->m, TDH_PHYMEM_CACHE_WB);
 
-    return tdx_account(td->m, td, TDH_PHYMEM_CACHE_WB,
+    return tdx_call_end(td->m, td, TDH_PHYMEM_CACHE_WB,
                        s ? s : do_cache_wb(td, resume));
 }
 
@@ -622,9 +656,9 @@ static tdx_status_t do_key_freeid(struct tdx_td *td)
 
 tdx_status_t tdh_mng_key_freeid(struct tdx_td *td)
 {
-    tdx_status_t s = tdx_inject(td->m, TDH_MNG_KEY_FREEID);
+    tdx_status_t s = tdx_call_begin(td->m, TDH_MNG_KEY_FREEID);
 
-    return tdx_account(td->m, td, TDH_MNG_KEY_FREEID,
+    return tdx_call_end(td->m, td, TDH_MNG_KEY_FREEID,
                        s ? s : do_key_freeid(td));
 }
 
@@ -663,13 +697,13 @@ tdx_status_t tdh_phymem_page_reclaim(struct tdxmod *m, tdx_pfn_t pfn)
 {
     struct tdx_td *owner = NULL;
     struct pamt_info pi;
-    tdx_status_t s = tdx_inject(m, TDH_PHYMEM_PAGE_RECLAIM);
+    tdx_status_t s = tdx_call_begin(m, TDH_PHYMEM_PAGE_RECLAIM);
 
     if (s) {
         if (tdx_pamt_find(m, pfn, &pi)) {
             owner = pi.td;
         }
-        return tdx_account(m, owner, TDH_PHYMEM_PAGE_RECLAIM, s);
+        return tdx_call_end(m, owner, TDH_PHYMEM_PAGE_RECLAIM, s);
     }
     s = do_page_reclaim(m, pfn, &owner);
     tdx_account(m, owner, TDH_PHYMEM_PAGE_RECLAIM, s);
@@ -678,7 +712,7 @@ tdx_status_t tdh_phymem_page_reclaim(struct tdxmod *m, tdx_pfn_t pfn)
         g_hash_table_remove(m->tds, GUINT_TO_POINTER(owner->id));
         td_destroy(owner);
     }
-    return s;
+    return tdx_call_finish(m, s);
 }
 
 /*
@@ -687,7 +721,7 @@ tdx_status_t tdh_phymem_page_reclaim(struct tdxmod *m, tdx_pfn_t pfn)
  */
 tdx_status_t tdh_phymem_page_wbinvd(struct tdxmod *m, tdx_pfn_t pfn)
 {
-    tdx_status_t s = tdx_inject(m, TDH_PHYMEM_PAGE_WBINVD);
+    tdx_status_t s = tdx_call_begin(m, TDH_PHYMEM_PAGE_WBINVD);
 
-    return tdx_account(m, NULL, TDH_PHYMEM_PAGE_WBINVD, s);
+    return tdx_call_end(m, NULL, TDH_PHYMEM_PAGE_WBINVD, s);
 }

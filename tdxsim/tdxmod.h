@@ -11,10 +11,16 @@
  * Every rule, status code and operand id comes from
  * shared/design/tdx-facts.md; any deviation is a bug of the model.
  *
- * Threading: all functions taking a struct tdx_td * must be called with the
- * caller's own lock for that TD held (the KVM model has one); the model itself
- * is not thread safe.  Lock *contention* inside the TDX module (try-locks that
- * fail with TDX_OPERAND_BUSY) is modelled explicitly: see tdx_td_hold_*().
+ * Threading: every function may be called from any thread at any time, as
+ * SEAMCALLs and TDCALLs are issued from many logical processors at once.
+ * Each SEAMCALL takes the module's locks as module 1.5 does -- the TD's
+ * S-EPT tree lock (shared or exclusive), the host-side lock of the S-EPT
+ * entry it works on, the TD epoch lock -- as try-locks held for the whole
+ * call; a call meeting a conflicting holder fails with TDX_OPERAND_BUSY |
+ * the lock's operand id (tdxmod-lock.c).  The model's own data structures
+ * are guarded by one internal mutex held only while a call does its work,
+ * so calls overlap in time exactly as far as their modelled locks let them.
+ * tdx_td_hold_*() adds holders from outside (tests, zero-step mode).
  */
 #ifndef TDXSIM_TDXMOD_H
 #define TDXSIM_TDXMOD_H
@@ -109,6 +115,8 @@ enum tdx_leaf {
 
 /* Guest-side TDCALL leaf modelled. */
 #define TDG_MEM_PAGE_ACCEPT 6
+/* Index of TDG.MEM.PAGE.ACCEPT in per-leaf tables (no TDH leaf uses it). */
+#define TDX_ACCEPT_SLOT     (TDX_NR_LEAVES - 1)
 
 /* "TDH.MEM.PAGE.AUG" etc., or NULL for a leaf the model does not know. */
 const char *tdx_leaf_name(enum tdx_leaf leaf);
@@ -176,6 +184,13 @@ struct tdx_counters {
     uint64_t accepts;                       /* guest TDG.MEM.PAGE.ACCEPT calls */
     uint64_t aug_2m;                        /* of seamcalls[AUG]: at level 2M */
     uint64_t accepts_2m;                    /* of accepts: at level 2M */
+    /*
+     * Real lock contention (not injection): try-locks that failed because
+     * another call or holder had the lock, per leaf (TDX_ACCEPT_SLOT for
+     * TDG.MEM.PAGE.ACCEPT) and per lock.
+     */
+    uint64_t contended[TDX_NR_LEAVES];
+    uint64_t contended_tree, contended_entry, contended_epoch;
 };
 
 /* Fault injection: make leaf return BUSY with a probability or every Nth call. */
@@ -200,6 +215,15 @@ const struct tdx_cost_table *tdxmod_cost_table(const struct tdxmod *m);
 bool tdxmod_parse_cost_overrides(struct tdxmod *m, const char *spec);
 void tdxmod_inject_busy(struct tdxmod *m, enum tdx_leaf leaf,
                         const struct tdx_inject_busy *inj);
+/*
+ * Widen a window: a call of leaf (or TDX_ACCEPT_SLOT) that took any of the
+ * modelled locks keeps them ns nanoseconds longer, the internal mutex
+ * released, so that a second thread really meets them (TDXSIM_LOCK_HOLD).
+ * Not an injected status: the other thread's try-lock fails on a holder.
+ */
+void tdxmod_set_lock_hold(struct tdxmod *m, unsigned leaf, uint64_t ns);
+/* Whether the TD's epoch lock is held right now (tests). */
+bool tdx_td_epoch_lock_held(const struct tdx_td *td);
 /* Counters summed over all TDs of this module (including destroyed ones). */
 const struct tdx_counters *tdxmod_counters(const struct tdxmod *m);
 /* Estimated time of everything counted so far, from the cost table. */

@@ -421,10 +421,11 @@ static gpointer kick_after_panic(gpointer opaque)
 /* KVM_RUN until the guest shuts down or halts for good (then kicked). */
 static int run_to_block(struct mini_td *t)
 {
-    GThread *kick = g_thread_new("kick", kick_after_panic, t);
+    GThread *kick;
     int r;
 
-    t->run->immediate_exit = 0;
+    t->run->immediate_exit = 0;     /* before the kicking thread exists */
+    kick = g_thread_new("kick", kick_after_panic, t);
     do {
         r = sim_ioctl(t->vcpu_fd, KVM_RUN, NULL);
     } while (r == 0 && t->run->exit_reason != KVM_EXIT_SYSTEM_EVENT);

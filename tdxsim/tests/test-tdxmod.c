@@ -915,6 +915,153 @@ static void test_accept(void)
 
 /* Try-locks. */
 
+/*
+ * Real contention between two threads (tdxmod-lock.c): a call holds its
+ * locks for its whole duration; the window is widened (lock hold, not an
+ * injected status) so that the second thread's call meets the holder for
+ * certain: the main thread waits until the first call holds its lock.
+ */
+#define HOLD_NS (400ULL * 1000 * 1000)
+
+struct bg_call {
+    Fix *f;
+    enum tdx_leaf leaf;
+    uint64_t gpa;
+    tdx_status_t status;
+};
+
+static gpointer bg_call_thread(gpointer opaque)
+{
+    struct bg_call *c = opaque;
+
+    switch ((int)c->leaf) {
+    case TDH_MEM_TRACK:
+        c->status = tdh_mem_track(c->f->td);
+        break;
+    case TDH_VP_ENTER:
+        c->status = tdh_vp_enter(c->f->td, c->f->vcpu);
+        break;
+    case TDH_MEM_PAGE_AUG:
+        c->status = tdh_mem_page_aug(c->f->td, c->gpa, TDX_LEVEL_4K, 0x9000);
+        break;
+    case TDX_ACCEPT_SLOT:
+        c->status = tdg_mem_page_accept(c->f->td, c->f->vcpu, c->gpa,
+                                        TDX_LEVEL_4K);
+        break;
+    }
+    return NULL;
+}
+
+/* Start c in a thread; return once held() says its lock is taken. */
+static GThread *bg_start(struct bg_call *c, bool (*held)(Fix *f))
+{
+    GThread *t = g_thread_new("bg-call", bg_call_thread, c);
+    gint64 until = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+
+    while (!held(c->f)) {
+        g_assert_cmpint(g_get_monotonic_time(), <, until);
+        g_usleep(100);
+    }
+    return t;
+}
+
+static bool epoch_held(Fix *f)
+{
+    return tdx_td_epoch_lock_held(f->td);
+}
+
+static uint64_t held_gpa;
+
+/* The entry at held_gpa is locked: a host probe meets BUSY | RCX. */
+static bool entry_held(Fix *f)
+{
+    tdx_status_t s = tdh_mem_range_unblock(f->td, held_gpa, TDX_LEVEL_4K);
+
+    return s == (TDX_OPERAND_BUSY | RCX);
+}
+
+static bool tree_shared_held(Fix *f)
+{
+    return tdh_mem_range_unblock(f->td, held_gpa + SZ_2M, TDX_LEVEL_4K) ==
+           (TDX_OPERAND_BUSY | TDX_OPERAND_ID_SEPT_TREE);
+}
+
+static void test_contention_threads(void)
+{
+    Fix f;
+    uint64_t g = SZ_1G;
+    struct bg_call c = { .f = &f };
+    const struct tdx_counters *k;
+    GThread *t;
+
+    fix_init(&f, 48);
+    map_tables(&f, g, TDX_LEVEL_4K);
+    map_tables(&f, g + SZ_2M, TDX_LEVEL_4K);
+    finalize(&f);
+
+    /* TRACK holds the epoch lock exclusively: VP.ENTER meets it. */
+    tdxmod_set_lock_hold(f.m, TDH_MEM_TRACK, HOLD_NS);
+    c.leaf = TDH_MEM_TRACK;
+    t = bg_start(&c, epoch_held);
+    ASSERT_STATUS(tdh_vp_enter(f.td, f.vcpu),
+                  TDX_OPERAND_BUSY | TDX_OPERAND_ID_TD_EPOCH);
+    g_thread_join(t);
+    ASSERT_OK(c.status);
+    tdxmod_set_lock_hold(f.m, TDH_MEM_TRACK, 0);
+
+    /* VP.ENTER samples the epoch under the lock, shared: TRACK meets it. */
+    tdxmod_set_lock_hold(f.m, TDH_VP_ENTER, HOLD_NS);
+    c.leaf = TDH_VP_ENTER;
+    t = bg_start(&c, epoch_held);
+    ASSERT_STATUS(tdh_mem_track(f.td),
+                  TDX_OPERAND_BUSY | TDX_OPERAND_ID_TD_EPOCH);
+    g_thread_join(t);
+    ASSERT_OK(c.status);
+    tdxmod_set_lock_hold(f.m, TDH_VP_ENTER, 0);
+
+    /*
+     * AUG holds the tree lock shared and its entry: a second AUG on
+     * another entry runs at the same time; BLOCK (exclusive) and a host
+     * call on the same entry are busy.
+     */
+    tdxmod_set_lock_hold(f.m, TDH_MEM_PAGE_AUG, HOLD_NS);
+    held_gpa = g;
+    c.leaf = TDH_MEM_PAGE_AUG;
+    c.gpa = g;
+    t = bg_start(&c, tree_shared_held);
+    ASSERT_STATUS(tdh_mem_range_block(f.td, g + 2 * SZ_4K, TDX_LEVEL_4K),
+                  TDX_OPERAND_BUSY | TDX_OPERAND_ID_SEPT_TREE);
+    tdxmod_set_lock_hold(f.m, TDH_MEM_PAGE_AUG, 0);
+    ASSERT_OK(tdh_mem_page_aug(f.td, g + SZ_4K, TDX_LEVEL_4K, 0x9001));
+    g_thread_join(t);
+    ASSERT_OK(c.status);
+
+    /* The guest's ACCEPT holds the entry (guest side): host calls on it
+     * are busy, on other entries not. */
+    tdxmod_set_lock_hold(f.m, TDX_ACCEPT_SLOT, HOLD_NS);
+    c.leaf = TDX_ACCEPT_SLOT;
+    c.gpa = g;
+    t = bg_start(&c, entry_held);
+    ASSERT_STATUS(tdh_mem_range_block(f.td, g, TDX_LEVEL_4K),
+                  TDX_OPERAND_BUSY | RCX);
+    ASSERT_OK(tdh_mem_range_block(f.td, g + SZ_4K, TDX_LEVEL_4K));
+    g_thread_join(t);
+    ASSERT_OK(c.status);
+    tdxmod_set_lock_hold(f.m, TDX_ACCEPT_SLOT, 0);
+    tdx_vp_exit(f.td, f.vcpu);
+
+    k = tdx_td_counters(f.td);
+    g_assert_cmpuint(k->contended_epoch, ==, 2);
+    g_assert_cmpuint(k->contended[TDH_VP_ENTER], ==, 1);
+    g_assert_cmpuint(k->contended[TDH_MEM_TRACK], ==, 1);
+    g_assert_cmpuint(k->contended_tree, >=, 2);
+    g_assert_cmpuint(k->contended_entry, >=, 2);
+    g_assert_cmpuint(k->contended[TDH_MEM_RANGE_BLOCK], ==, 2);
+    g_assert_cmpuint(check(&f), ==, 0);
+    fix_free(&f);
+}
+
+
 static void test_tree_lock(void)
 {
     Fix f;
@@ -1541,6 +1688,7 @@ int main(int argc, char **argv)
     g_test_add_func("/tdxmod/accept", test_accept);
     g_test_add_func("/tdxmod/tree-lock", test_tree_lock);
     g_test_add_func("/tdxmod/entry-epoch-lock", test_entry_and_epoch_lock);
+    g_test_add_func("/tdxmod/contention-threads", test_contention_threads);
     g_test_add_func("/tdxmod/lifecycle", test_lifecycle);
     g_test_add_func("/tdxmod/teardown-full", test_teardown_full);
     g_test_add_func("/tdxmod/leak", test_leak);

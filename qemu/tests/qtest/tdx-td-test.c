@@ -621,6 +621,43 @@ static void test_side_table_inject(const void *data)
     qobject_unref(report);
 }
 
+/*
+ * Real contention, nothing injected: the simulator's TDX module takes its
+ * locks as try-locks between threads that run at the same time (vCPUs in
+ * the guest, QEMU's conversions).  TDXSIM_LOCK_HOLD widens the windows
+ * (TDH.MEM.TRACK keeps the epoch lock, the guest's ACCEPT its entry lock a
+ * little longer) so that with four vCPUs converting and accepting, entries
+ * and TRACKs meet busy locks; the kernel retries (VP.ENTER again,
+ * tdh_do_no_vcpus()'s kick and retry) and the TD runs clean.
+ */
+static void test_contention(const void *data)
+{
+    const char *mode = data;
+    QDict *report, *contention;
+
+    if (!have_simulator()) {
+        return;
+    }
+    g_setenv("TDXSIM_LOCK_HOLD",
+             "TDH.MEM.TRACK=300,TDG.MEM.PAGE.ACCEPT=50", true);
+    report = run_td(mode, trace_path("conversion-race"), "2G", 4);
+    g_unsetenv("TDXSIM_LOCK_HOLD");
+    check_run_ok(report);
+    g_assert_cmpint(dict_int(report, "invariant_violations"), ==, 0);
+    g_assert_cmpint(dict_int(report, "leaks"), ==, 0);
+    contention = qdict_get_qdict(report, "contention");
+    g_test_message("%s: %" PRId64 " BUSY from real overlap, %" PRId64
+                   " kernel retries, %" PRId64 " vCPUs kicked out", mode,
+                   dict_int(contention, "busy"),
+                   dict_int(contention, "kvm_busy_retries"),
+                   dict_int(contention, "vcpus_kicked"));
+    g_assert_cmpint(dict_int(contention, "busy"), >, 0);
+    g_assert_cmpint(dict_int(contention, "kvm_busy_retries"), >, 0);
+    g_assert_cmpint(dict_int(contention, "vcpus_kicked"), >, 0);
+    g_assert_cmpint(dict_int(contention, "kick_timeouts"), ==, 0);
+    qobject_unref(report);
+}
+
 /* Write a guest trace for one vCPU: @steps, then shutdown. */
 static char *write_trace(const char *dir, const char *name,
                          const char *steps)
@@ -1136,6 +1173,10 @@ int main(int argc, char **argv)
                    test_side_table_memlock_exact);
     qtest_add_func("/tdx/td/side-table/fragmented-backing",
                    test_side_table_fragmented_backing);
+    qtest_add_data_func("/tdx/td/mirror/contention", "mirror",
+                        test_contention);
+    qtest_add_data_func("/tdx/td/side-table/contention", "side-table",
+                        test_contention);
 
     for (size_t i = 0; i < ARRAY_SIZE(inject_tests); i++) {
         g_autofree char *path = g_strdup_printf("/tdx/td/side-table/inject/%s",
