@@ -10,6 +10,7 @@
 #include "qemu/error-report.h"
 #include "system/address-spaces.h"
 #include "system/memory.h"
+#include "system/runstate.h"
 #include "accel/tdx/sept.h"
 #include "accel/tdx/sept-listener.h"
 #include "accel/tdx/sept-plan.h"
@@ -61,7 +62,7 @@ static int tdx_sept_notify_discard(RamDiscardListener *rdl,
     TdxSeptSection *s = container_of(rdl, TdxSeptSection, rdl);
     uint64_t gpa, size;
 
-    if (s->leaving) {
+    if (qatomic_read(&s->leaving)) {
         /* The section is being removed, not converted. */
         return 0;
     }
@@ -126,11 +127,16 @@ static void tdx_sept_commit(MemoryListener *listener)
         QLIST_INSERT_HEAD(&l->sections, s, next);
         if (ram_discard_manager_replay_discarded(rdm, &s->section,
                                                  tdx_sept_map_added, NULL)) {
+            /*
+             * Private memory KVM has as private but not mapped: the
+             * guest's accesses to it would fault for ever.
+             */
             error_report("sept-mode=side-table: cannot map the private "
                          "memory of [0x%" PRIx64 ", 0x%" PRIx64 ")",
                          s->section.offset_within_address_space,
                          s->section.offset_within_address_space +
                          int128_get64(s->section.size));
+            vm_stop(RUN_STATE_INTERNAL_ERROR);
         }
     }
 }
@@ -160,14 +166,16 @@ static void tdx_sept_region_del(MemoryListener *listener,
     }
     tdx_sept_section_range(section, &gpa, &size);
     trace_tdx_sept_listener_region_del(gpa, size);
-    s->leaving = true;
+    qatomic_set(&s->leaving, true);
     ram_discard_manager_unregister_listener(
         memory_region_get_ram_discard_manager(section->mr), &s->rdl);
     QLIST_REMOVE(s, next);
     if (tdx_sept_side_table_convert(gpa, size, false)) {
+        /* Mapped pages of a memslot about to go: the VM cannot go on. */
         error_report("sept-mode=side-table: cannot unmap the private memory "
                      "of removed [0x%" PRIx64 ", 0x%" PRIx64 ")",
                      gpa, gpa + size);
+        vm_stop(RUN_STATE_INTERNAL_ERROR);
     }
     memory_region_unref(s->section.mr);
     g_free(s);

@@ -124,6 +124,7 @@ static bool tdx_sept_has_cap_ipc_lock(void)
  */
 static bool tdx_sept_check_memlock(uint64_t need, Error **errp)
 {
+    ERRP_GUARD();
     struct rlimit rlim;
 
     if (tdx_sept_has_cap_ipc_lock()) {

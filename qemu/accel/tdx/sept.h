@@ -50,9 +50,11 @@ bool tdx_sept_side_table_enabled(void);
  * shared (unmap it).  Returns 0; -EIO if the kernel failed in a way that
  * cannot be undone (the VM is bugged, or undoing its partial work failed
  * too: the range is then partly mapped and must not be trusted); any other
- * -errno if the kernel refused and its partial work was undone: nothing
- * changed.  Call with the conversion's RamBlockAttributes lock held, never
- * with the BQL from a vCPU thread.
+ * -errno if the kernel refused and its partial work was undone: the
+ * mapping is as before, but pages whose unmap was undone lost their
+ * contents (they come back zeroed and pending).  Serialised by the S-EPT
+ * state's own lock: conversions call it with their RamBlockAttributes lock
+ * held, the memory listener with the BQL; it never takes the BQL.
  */
 int tdx_sept_side_table_convert(uint64_t gpa, uint64_t size, bool to_private);
 
