@@ -161,9 +161,21 @@ static bool tdx_sept_refuse_device(DeviceListener *listener,
         "virtio-balloon-device",
         "virtio-balloon-pci-base",
     };
+    /*
+     * -device accepts aliases (qdev_alias_table in system/qdev-monitor.c),
+     * resolved after this hook: those of the devices above.
+     */
+    static const char *const refused_aliases[] = {
+        "virtio-balloon",           /* virtio-balloon-pci */
+    };
     const char *driver = qdict_get_try_str(device_opts, "driver");
     ObjectClass *oc = driver ? object_class_by_name(driver) : NULL;
 
+    for (size_t i = 0; driver && i < ARRAY_SIZE(refused_aliases); i++) {
+        if (!strcmp(driver, refused_aliases[i])) {
+            oc = object_class_by_name("virtio-balloon-pci");
+        }
+    }
     for (size_t i = 0; oc && i < ARRAY_SIZE(refused); i++) {
         if (object_class_dynamic_cast(oc, refused[i])) {
             error_setg(errp, "sept-mode=side-table cannot be used with %s: "
