@@ -35,13 +35,15 @@ static void test_parse(void)
         "barrier\n"
         "vcpu 0\n"
         "mapgpa private 0x1001 0x1000 expect=align\n"
-        "shutdown\n", &err);
+        "shutdown\n"
+        "vcpu 2\n"
+        "park\n", &err);
     const struct trace_op *ops;
     unsigned n;
 
     g_assert_no_error(err);
     g_assert_nonnull(t);
-    g_assert_cmpuint(trace_nr_vcpus(t), ==, 2);
+    g_assert_cmpuint(trace_nr_vcpus(t), ==, 3);
     ops = trace_vcpu_ops(t, 1, &n);
     g_assert_cmpuint(n, ==, 5);
     g_assert_cmpint(ops[0].kind, ==, TOP_MAPGPA);
@@ -58,6 +60,10 @@ static void test_parse(void)
     g_assert_cmpuint(n, ==, 2);
     g_assert_cmpint(ops[0].expect, ==, TEXPECT_ALIGN);
     g_assert_cmpint(ops[1].kind, ==, TOP_SHUTDOWN);
+    ops = trace_vcpu_ops(t, 2, &n);
+    g_assert_cmpuint(n, ==, 1);
+    g_assert_cmpint(ops[0].kind, ==, TOP_PARK);
+    g_assert_false(ops[0].tolerant);
     g_assert_null(trace_vcpu_ops(t, 7, &n));
     g_assert_cmpuint(n, ==, 0);
     trace_free(t);
@@ -97,6 +103,8 @@ static void test_errors(void)
         "vcpu 0\nend\n",
         "vcpu 99999\n",
         "vcpu 0\nshutdown now\n",
+        "vcpu 0\npark 1\n",
+        "vcpu 0\nrepeat 2 4K\npark\nend\n",
     };
 
     for (unsigned i = 0; i < G_N_ELEMENTS(bad); i++) {
