@@ -231,6 +231,12 @@ static bool parse_line(struct parse_state *ps, char **tok, unsigned n,
             FAIL("line %u: 'shutdown' takes no argument and cannot repeat",
                  line);
         }
+    } else if (!strcmp(cmd, "gate")) {
+        op.kind = TOP_GATE;
+        if (nargs != 2 || !trace_parse_number(tok[1], &op.count) ||
+            ps->in_repeat) {
+            FAIL("line %u: expected 'gate N' (not inside repeat)", line);
+        }
     } else if (!strcmp(cmd, "park")) {
         op.kind = TOP_PARK;
         if (nargs != 1 || ps->in_repeat) {

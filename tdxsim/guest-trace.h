@@ -18,6 +18,7 @@ enum trace_op_kind {
     TOP_BARRIER,        /* wait for every vCPU with a trace */
     TOP_SHUTDOWN,       /* wait for every vCPU to finish, then shut down */
     TOP_PARK,           /* wait for a driver's next ops (tdxsim/fuzz/) */
+    TOP_GATE,           /* wait for the test's go ($TDXSIM_GATE_DIR/N) */
 };
 
 /* What the trace expects the guest to observe (mapgpa only). */
@@ -35,7 +36,7 @@ struct trace_op {
     bool private;           /* mapgpa/access: private (true) or shared */
     uint64_t gpa;           /* without shared bit; the guest adds it */
     uint64_t size;
-    uint64_t count;         /* interrupt: how many */
+    uint64_t count;         /* interrupt: how many; gate: its number */
     enum trace_expect expect;
     /*
      * Set by a driver only (never parsed): the guest records outcomes

@@ -598,6 +598,37 @@ static enum guest_result guest_complete(struct sim_vcpu *vcpu, int *err)
     return GUEST_CONTINUE;
 }
 
+/*
+ * A test's hold on the guest: on reaching "gate N" the vCPU says so
+ * ($TDXSIM_GATE_DIR/at-N) and waits, halted, until the test creates
+ * $TDXSIM_GATE_DIR/N (QEMU can pause and kick it meanwhile).  Without
+ * TDXSIM_GATE_DIR the trace cannot run: a failure, not a hang.
+ */
+static enum guest_result guest_gate(struct sim_vcpu *vcpu,
+                                    const struct trace_op *op, int *err)
+{
+    const char *dir = getenv("TDXSIM_GATE_DIR");
+    g_autofree char *at = NULL;
+    g_autofree char *go = NULL;
+
+    if (!dir) {
+        fprintf(stderr, "tdxsim: TRACE: line %u: 'gate' needs "
+                "TDXSIM_GATE_DIR\n", op->line);
+        *err = EINVAL;
+        return GUEST_ERROR;
+    }
+    at = g_strdup_printf("%s/at-%" PRIu64, dir, op->count);
+    go = g_strdup_printf("%s/%" PRIu64, dir, op->count);
+    if (!g_file_test(at, G_FILE_TEST_EXISTS)) {
+        g_file_set_contents(at, "", 0, NULL);
+    }
+    if (!g_file_test(go, G_FILE_TEST_EXISTS)) {
+        return GUEST_BLOCK;
+    }
+    advance(vcpu);
+    return GUEST_CONTINUE;
+}
+
 static enum guest_result guest_step(struct sim_vcpu *vcpu, int *err)
 {
     struct sim_vm *vm = vcpu->vm;
@@ -645,6 +676,8 @@ static enum guest_result guest_step(struct sim_vcpu *vcpu, int *err)
         advance(vcpu);
         vcpu->pc = vcpu->nr_ops;
         return GUEST_EXIT;
+    case TOP_GATE:
+        return guest_gate(vcpu, op, err);
     case TOP_PARK:
         if (!guest_driver) {
             advance(vcpu);          /* nobody feeds it: a no-op */

@@ -69,6 +69,28 @@ static void test_parse(void)
     trace_free(t);
 }
 
+static void test_gate(void)
+{
+    GError *err = NULL;
+    struct trace *t = trace_parse("vcpu 0\ngate 3\nshutdown\n", &err);
+    const struct trace_op *ops;
+    unsigned n;
+
+    g_assert_no_error(err);
+    ops = trace_vcpu_ops(t, 0, &n);
+    g_assert_cmpuint(n, ==, 2);
+    g_assert_cmpint(ops[0].kind, ==, TOP_GATE);
+    g_assert_cmpuint(ops[0].count, ==, 3);
+    trace_free(t);
+    g_assert_null(trace_parse("vcpu 0\ngate\n", &err));
+    g_assert_nonnull(err);
+    g_clear_error(&err);
+    g_assert_null(trace_parse("vcpu 0\nrepeat 2 0x1000\ngate 1\nend\n",
+                              &err));
+    g_assert_nonnull(err);
+    g_clear_error(&err);
+}
+
 static void test_repeat(void)
 {
     GError *err = NULL;
@@ -171,6 +193,7 @@ int main(int argc, char **argv)
     g_test_add_func("/trace/numbers", test_numbers);
     g_test_add_func("/trace/parse", test_parse);
     g_test_add_func("/trace/repeat", test_repeat);
+    g_test_add_func("/trace/gate", test_gate);
     g_test_add_func("/trace/errors", test_errors);
     g_test_add_func("/trace/shipped", test_shipped);
     return g_test_run();

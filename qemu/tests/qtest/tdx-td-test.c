@@ -1145,6 +1145,84 @@ static void test_side_table_fragmented_backing(void)
     rmdir(dir);
 }
 
+/* Wait for @path to exist, at most @secs seconds. */
+static bool wait_for_file(const char *path, int secs)
+{
+    for (int i = 0; i < secs * 100; i++) {
+        if (g_file_test(path, G_FILE_TEST_EXISTS)) {
+            return true;
+        }
+        g_usleep(10 * 1000);
+    }
+    return false;
+}
+
+/* Set q35's PAM register @reg (0x90..0x96) through the host bridge. */
+static void q35_set_pam(QTestState *qts, uint8_t reg, uint8_t value)
+{
+    qtest_outl(qts, 0xcf8, 0x80000000u | (reg & ~3u));
+    qtest_outb(qts, 0xcfc + (reg & 3), value);
+}
+
+/*
+ * The guest can make QEMU delete and re-add part of a RAM memslot: q35's
+ * PAM registers switch 0xc0000-0xfffff between RAM, read-only RAM (no
+ * memslot in a TD) and PCI (hw/pci-host/pam.c).  KVM's memory attributes
+ * are per GFN and QEMU makes a re-added guest_memfd slot private as a
+ * whole, while its own state still has part of it shared: the guest's
+ * shared accesses there must still be served, not fault for ever, and its
+ * conversions must still work.
+ */
+static void test_pam_readd(const void *data)
+{
+    const char *mode = data;
+    g_autofree char *dir = g_dir_make_tmp("tdx-pam-XXXXXX", NULL);
+    g_autofree char *report = g_build_filename(dir, "report.json", NULL);
+    g_autofree char *trace = g_build_filename(dir, "pam.trace", NULL);
+    g_autofree char *at = g_build_filename(dir, "at-1", NULL);
+    g_autofree char *go = g_build_filename(dir, "1", NULL);
+    QTestState *qts;
+    QDict *dict;
+
+    if (!have_simulator()) {
+        return;
+    }
+    g_assert_true(g_file_set_contents(trace,
+        "vcpu 0\n"
+        "mapgpa shared 0xc0000 0x8000 expect=ok\n"
+        "access shared 0xc0000\n"
+        "access shared 0xc4000\n"
+        "gate 1\n"
+        "access shared 0xc0000\n"
+        "access shared 0xc7000\n"
+        "mapgpa private 0xc0000 0x8000 expect=ok\n"
+        "accept 0xc0000 0x8000\n"
+        "access private 0xc0000\n"
+        "access private 0xc4000\n"
+        "shutdown\n", -1, NULL));
+    g_setenv("TDXSIM_GATE_DIR", dir, true);
+    qts = start_td(mode, trace, "2G", 1, report, NULL, NULL);
+    g_unsetenv("TDXSIM_GATE_DIR");
+    g_assert_true(wait_for_file(at, 120));
+
+    /* PAM1 covers 0xc0000-0xc7fff: read-only RAM, then PCI again. */
+    q35_set_pam(qts, 0x91, 0x11);
+    q35_set_pam(qts, 0x91, 0x00);
+    g_assert_true(g_file_set_contents(go, "", 0, NULL));
+
+    wait_td_end(qts, report, 120);
+    qtest_quit(qts);
+    dict = read_report(report);
+    check_run_ok(dict);
+    g_assert_cmpint(dict_int(dict, "invariant_violations"), ==, 0);
+    g_assert_cmpint(dict_int(dict, "leaks"), ==, 0);
+    qobject_unref(dict);
+    unlink(trace);
+    unlink(at);
+    unlink(go);
+    rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1179,6 +1257,10 @@ int main(int argc, char **argv)
                    test_side_table_memlock_exact);
     qtest_add_func("/tdx/td/side-table/fragmented-backing",
                    test_side_table_fragmented_backing);
+    qtest_add_data_func("/tdx/td/mirror/pam-readds-memslot", "mirror",
+                        test_pam_readd);
+    qtest_add_data_func("/tdx/td/side-table/pam-readds-memslot",
+                        "side-table", test_pam_readd);
     qtest_add_data_func("/tdx/td/mirror/contention", "mirror",
                         test_contention);
     qtest_add_data_func("/tdx/td/side-table/contention", "side-table",
