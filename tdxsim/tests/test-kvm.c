@@ -410,8 +410,16 @@ static gpointer kick_after_panic(gpointer opaque)
     struct mini_td *t = opaque;
     gint64 deadline = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;
 
-    while (!__atomic_load_n(&t->vm->stats.guest_panics, __ATOMIC_ACQUIRE) &&
-           g_get_monotonic_time() < deadline) {
+    for (;;) {
+        bool panicked;
+
+        /* The model counts under the VM lock. */
+        pthread_mutex_lock(&t->vm->lock);
+        panicked = t->vm->stats.guest_panics != 0;
+        pthread_mutex_unlock(&t->vm->lock);
+        if (panicked || g_get_monotonic_time() >= deadline) {
+            break;
+        }
         g_usleep(10 * 1000);
     }
     __atomic_store_n(&t->run->immediate_exit, 1, __ATOMIC_RELEASE);
@@ -510,6 +518,81 @@ static void test_livelock(void)
     g_assert_cmpuint(t.vm->stats.run_failures, ==, 1);
     g_assert_cmpuint(t.vm->stats.trace_ops, ==, 0);     /* never skipped */
     mini_td_close(&t);
+}
+
+/*
+ * The kick after TDH.MEM.TRACK (Linux 7.2 tdx_track():
+ * kvm_make_all_cpus_request(KVM_REQ_OUTSIDE_GUEST_MODE)).  vCPU 0 runs in
+ * its own thread and sits in the guest, in an ACCEPT whose entry lock the
+ * module holds for a while (TDXSIM_LOCK_HOLD); meanwhile this thread makes
+ * another, mapped page shared: BLOCK, TRACK, REMOVE.  KVM must force the
+ * vCPU out before the REMOVE, or the module refuses it
+ * (TLB_TRACKING_NOT_DONE: the vCPU entered in the blocked epoch and may
+ * still hold the translation).  Deterministic: the zap starts only once
+ * the vCPU is in the guest without the VM lock.
+ */
+static gpointer run_thread(gpointer opaque)
+{
+    struct mini_td *t = opaque;
+    int r;
+
+    do {
+        r = sim_ioctl(t->vcpu_fd, KVM_RUN, NULL);
+    } while (r == 0 && t->run->exit_reason != KVM_EXIT_SYSTEM_EVENT);
+    return GINT_TO_POINTER(r);
+}
+
+static void zap_while_in_guest(bool kick, uint64_t *violations,
+                               uint64_t *kicked)
+{
+    struct mini_td t;
+    struct kvm_pre_fault_memory pf = { .gpa = 0x800000, .size = 4096 };
+    struct kvm_memory_attributes shared = { .address = 0x800000,
+                                            .size = 4096 };
+    gint64 until;
+    struct sim_vcpu *v;
+    GThread *th;
+
+    mini_td(&t, "vcpu 0\naccept 0x100000 4K\naccept 0x101000 4K\n"
+                "shutdown\n");
+    v = t.vm->vcpus[0];
+    g_assert_cmpint(sim_ioctl(t.vcpu_fd, KVM_PRE_FAULT_MEMORY, &pf), ==, 0);
+    tdxmod_set_lock_hold(sim.mod, TDX_ACCEPT_SLOT, 300 * 1000 * 1000ULL);
+    sim.break_no_kick = !kick;
+    th = g_thread_new("vcpu0", run_thread, &t);
+    until = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+    while (!(__atomic_load_n(&v->outside, __ATOMIC_SEQ_CST) &&
+             tdx_vp_in_guest(t.vm->td, v->vp))) {
+        g_assert_cmpint(g_get_monotonic_time(), <, until);
+        g_usleep(1000);
+    }
+    g_assert_cmpint(sim_ioctl(t.vm_fd, KVM_SET_MEMORY_ATTRIBUTES, &shared),
+                    ==, kick ? 0 : -1);
+    g_thread_join(th);
+    tdxmod_set_lock_hold(sim.mod, TDX_ACCEPT_SLOT, 0);
+    sim.break_no_kick = false;
+    *violations = t.vm->stats.invariant_violations;
+    *kicked = t.vm->stats.vcpus_kicked;
+    if (kick) {
+        g_assert_cmpint(t.run->exit_reason, ==, KVM_EXIT_SYSTEM_EVENT);
+        g_assert_false(t.vm->bugged);
+    } else {
+        g_assert_true(t.vm->bugged);
+    }
+    mini_td_close(&t);
+}
+
+static void test_kick_after_track(void)
+{
+    uint64_t violations, kicked;
+
+    zap_while_in_guest(true, &violations, &kicked);
+    g_assert_cmpuint(violations, ==, 0);
+    g_assert_cmpuint(kicked, >=, 1);
+    /* A KVM that does not kick: the REMOVE fails, KVM_BUG_ON. */
+    zap_while_in_guest(false, &violations, &kicked);
+    g_assert_cmpuint(violations, >=, 1);
+    g_assert_cmpuint(kicked, ==, 0);
 }
 
 /* A driver of the guest (struct guest_driver), as tdxsim/fuzz/ is. */
@@ -771,6 +854,7 @@ int main(int argc, char **argv)
     g_test_add_func("/kvm/access-before-accept", test_access_before_accept);
     g_test_add_func("/kvm/accept-twice-panics", test_accept_twice);
     g_test_add_func("/kvm/livelock-fails-run", test_livelock);
+    g_test_add_func("/kvm/kick-after-track", test_kick_after_track);
     g_test_add_func("/kvm/driver-park-observed", test_driver_park_observed);
     g_test_add_func("/kvm/guest-memfd-file", test_gmem_file);
     g_test_add_func("/kvm/teardown-linux-7.2-release", test_teardown_linux72);
