@@ -80,6 +80,10 @@ static void write_seamcalls(struct json_writer *w)
             }
         }
         if (k == 0) {
+            /* The 2M part of TDH.MEM.PAGE.AUG (not a leaf of its own). */
+            if (c->aug_2m) {
+                json_kv_uint(w, "TDH.MEM.PAGE.AUG.2M", c->aug_2m);
+            }
             json_kv_uint(w, "TDG.MEM.PAGE.ACCEPT", c->accepts);
         }
         json_end_object(w);

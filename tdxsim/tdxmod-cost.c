@@ -121,8 +121,13 @@ const char *tdx_sept_state_name(enum tdx_sept_state state)
 }
 
 /*
- * Default cost table, in CPU cycles at cpu_mhz = 2000.  ASSUMPTIONS (see the
- * comment on top of this file); the reasoning per leaf:
+ * Default cost table, in CPU cycles at cpu_mhz = 2000.  Every figure is an
+ * ASSUMPTION, marked so on its line: no per-SEAMCALL latency is published
+ * (tdx-facts.md), so none can be cited.  scripts/bench reads this table,
+ * recomputes each comparison with every figure halved and doubled in turn,
+ * and checks the table against the published end-to-end shapes (a ~8 us
+ * 4K private fault, a 72 s -> 24 s teardown of 18 GB); docs/benchmarks.md
+ * has the result.  The reasoning per leaf:
  *  - VP.ENTER: TD entry + exit round trip without guest time, ~3 us.
  *  - PAGE.ADD: copies a 4K source page into the TD (encrypting) and updates
  *    S-EPT + PAMT: ~15k.  MR.EXTEND hashes 256 bytes (SHA-384): ~3k.
@@ -140,36 +145,36 @@ const char *tdx_sept_state_name(enum tdx_sept_state state)
 void tdx_cost_table_default(struct tdx_cost_table *t)
 {
     memset(t, 0, sizeof(*t));
-    t->cpu_mhz = 2000;
-    t->cycles[TDH_VP_ENTER] = 6000;
-    t->cycles[TDH_MNG_ADDCX] = 5000;
-    t->cycles[TDH_MEM_PAGE_ADD] = 15000;
-    t->cycles[TDH_MEM_SEPT_ADD] = 8000;
-    t->cycles[TDH_VP_ADDCX] = 5000;
-    t->cycles[TDH_MEM_PAGE_AUG] = 10000;
-    t->aug_2m_cycles = 14000;
-    t->cycles[TDH_MEM_RANGE_BLOCK] = 6000;
-    t->cycles[TDH_MNG_KEY_CONFIG] = 20000;
-    t->cycles[TDH_MNG_CREATE] = 8000;
-    t->cycles[TDH_VP_CREATE] = 8000;
-    t->cycles[TDH_MEM_PAGE_DEMOTE] = 40000;
-    t->cycles[TDH_MR_EXTEND] = 3000;
-    t->cycles[TDH_MR_FINALIZE] = 10000;
-    t->cycles[TDH_VP_FLUSH] = 10000;
-    t->cycles[TDH_MNG_VPFLUSHDONE] = 3000;
-    t->cycles[TDH_MNG_KEY_FREEID] = 3000;
-    t->cycles[TDH_MNG_INIT] = 50000;
-    t->cycles[TDH_VP_INIT] = 20000;
-    t->cycles[TDH_MEM_PAGE_PROMOTE] = 60000;
-    t->cycles[TDH_PHYMEM_PAGE_RECLAIM] = 4000;
-    t->cycles[TDH_MEM_PAGE_REMOVE] = 8000;
-    t->cycles[TDH_MEM_SEPT_REMOVE] = 10000;
-    t->cycles[TDH_MEM_TRACK] = 3000;
-    t->cycles[TDH_MEM_RANGE_UNBLOCK] = 6000;
-    t->cycles[TDH_PHYMEM_CACHE_WB] = 2000000;
-    t->cycles[TDH_PHYMEM_PAGE_WBINVD] = 3000;
-    t->accept_cycles[0] = 8000;
-    t->accept_cycles[1] = 400000;
+    t->cpu_mhz = 2000; /* ASSUMPTION: scales every time, no ratio */
+    t->cycles[TDH_VP_ENTER] = 6000; /* ASSUMPTION */
+    t->cycles[TDH_MNG_ADDCX] = 5000; /* ASSUMPTION */
+    t->cycles[TDH_MEM_PAGE_ADD] = 15000; /* ASSUMPTION */
+    t->cycles[TDH_MEM_SEPT_ADD] = 8000; /* ASSUMPTION */
+    t->cycles[TDH_VP_ADDCX] = 5000; /* ASSUMPTION */
+    t->cycles[TDH_MEM_PAGE_AUG] = 10000; /* ASSUMPTION */
+    t->aug_2m_cycles = 14000; /* ASSUMPTION */
+    t->cycles[TDH_MEM_RANGE_BLOCK] = 6000; /* ASSUMPTION */
+    t->cycles[TDH_MNG_KEY_CONFIG] = 20000; /* ASSUMPTION */
+    t->cycles[TDH_MNG_CREATE] = 8000; /* ASSUMPTION */
+    t->cycles[TDH_VP_CREATE] = 8000; /* ASSUMPTION */
+    t->cycles[TDH_MEM_PAGE_DEMOTE] = 40000; /* ASSUMPTION */
+    t->cycles[TDH_MR_EXTEND] = 3000; /* ASSUMPTION */
+    t->cycles[TDH_MR_FINALIZE] = 10000; /* ASSUMPTION */
+    t->cycles[TDH_VP_FLUSH] = 10000; /* ASSUMPTION */
+    t->cycles[TDH_MNG_VPFLUSHDONE] = 3000; /* ASSUMPTION */
+    t->cycles[TDH_MNG_KEY_FREEID] = 3000; /* ASSUMPTION */
+    t->cycles[TDH_MNG_INIT] = 50000; /* ASSUMPTION */
+    t->cycles[TDH_VP_INIT] = 20000; /* ASSUMPTION */
+    t->cycles[TDH_MEM_PAGE_PROMOTE] = 60000; /* ASSUMPTION */
+    t->cycles[TDH_PHYMEM_PAGE_RECLAIM] = 4000; /* ASSUMPTION */
+    t->cycles[TDH_MEM_PAGE_REMOVE] = 8000; /* ASSUMPTION */
+    t->cycles[TDH_MEM_SEPT_REMOVE] = 10000; /* ASSUMPTION */
+    t->cycles[TDH_MEM_TRACK] = 3000; /* ASSUMPTION */
+    t->cycles[TDH_MEM_RANGE_UNBLOCK] = 6000; /* ASSUMPTION */
+    t->cycles[TDH_PHYMEM_CACHE_WB] = 2000000; /* ASSUMPTION */
+    t->cycles[TDH_PHYMEM_PAGE_WBINVD] = 3000; /* ASSUMPTION */
+    t->accept_cycles[0] = 8000; /* ASSUMPTION */
+    t->accept_cycles[1] = 400000; /* ASSUMPTION */
 }
 
 void tdxmod_set_cost_table(struct tdxmod *m, const struct tdx_cost_table *t)
