@@ -949,6 +949,8 @@ typedef struct Refusal {
     uint64_t memlock;
     /* A message QEMU must not print. */
     const char *not_message;
+    /* The tdx-guest's sept-mode and more properties; NULL: side-table. */
+    const char *mode;
 } Refusal;
 
 static const Refusal refusals[] = {
@@ -977,6 +979,13 @@ static const Refusal refusals[] = {
      */
     { "ram-unavailable", "64G", NULL, "cannot set up guest memory",
       NULL, 0, "tearing the S-EPT down" },
+    /* Bad property values. */
+    { "bad-sept-mode", "2G", NULL,
+      "Parameter 'sept-mode' does not accept value 'side'",
+      NULL, 0, NULL, "side" },
+    { "bad-sept-huge-leaves", "2G", NULL,
+      "Parameter 'sept-huge-leaves' expects 'on' or 'off'",
+      NULL, 0, NULL, "side-table,sept-huge-leaves=maybe" },
     /* Not a refusal up front: the kernel fails the build. */
     { "build-failure", "2G", NULL,
       "building the S-EPT of [0x0, 0x800000) failed",
@@ -1007,7 +1016,7 @@ static int run_qemu_sync(const Refusal *r, char **err)
     g_autoptr(GError) error = NULL;
     int status;
 
-    args = td_args("side-table", r->mem, 1, r->extra);
+    args = td_args(r->mode ?: "side-table", r->mem, 1, r->extra);
     cmd = g_strdup_printf("%s %s -display none", qtest_qemu_binary(NULL),
                           args);
     g_assert_true(g_shell_parse_argv(cmd, NULL, &argv, NULL));
