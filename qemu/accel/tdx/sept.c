@@ -467,7 +467,8 @@ int tdx_sept_side_table_convert(uint64_t gpa, uint64_t size, bool to_private)
      * -EIO: an unexpected SEAMCALL failure, the kernel marked the VM
      * bugged and nothing can be undone.  Otherwise (-ENOMEM, -EAGAIN, ...)
      * undo the kernel's partial work so that the conversion is refused
-     * with nothing changed; if even that fails, the S-EPT is in neither
+     * with the mapping as before (pages unmapped and mapped again come
+     * back zeroed and pending); if even that fails, the S-EPT is in neither
      * state.
      */
     if (ret == -EIO || tdx_sept_undo(sept, gpa, call.done, to_private)) {

@@ -986,6 +986,10 @@ static const Refusal refusals[] = {
     { "bad-sept-huge-leaves", "2G", NULL,
       "Parameter 'sept-huge-leaves' expects 'on' or 'off'",
       NULL, 0, NULL, "side-table,sept-huge-leaves=maybe" },
+    /* A side-table property in mirror mode would silently do nothing. */
+    { "huge-leaves-in-mirror", "2G", NULL,
+      "sept-huge-leaves applies only to sept-mode=side-table",
+      NULL, 0, NULL, "mirror,sept-huge-leaves=off" },
     /* Not a refusal up front: the kernel fails the build. */
     { "build-failure", "2G", NULL,
       "building the S-EPT of [0x0, 0x800000) failed",
