@@ -14,6 +14,9 @@ QEMU_DEB_VERSION=1:10.2.2+ds-1
 QEMU_ORIG_TARBALL=qemu_10.2.2+ds.orig.tar.xz
 QEMU_ORIG_SHA256=be05230fe47a6937cd29f28f562932c8125f9c93c2a82c625198f7a4aa601dfb
 MESON_MIN_VERSION=1.5
+# The kernel side: Linux 7.2.13 from Debian's binary package linux-source-7.2.
+LINUX_VERSION=7.2.13
+LINUX_DEB_VERSION=7.2.13-1
 
 DL=$CACHE/downloads          # .dsc, tarballs, .debs
 APTDIR=$CACHE/apt            # private apt configuration and lists
@@ -25,6 +28,7 @@ SIMBUILD=$CACHE/tdxsim         # simulator build directory
 FIRMWARE_DIR=$CACHE/firmware
 TDVF=$FIRMWARE_DIR/usr/share/ovmf/OVMF.inteltdx.ms.fd
 QEMU_BIN=$BUILD/qemu-system-x86_64
+LINUX_PRISTINE=$CACHE/linux-pristine   # Linux 7.2.13 as Debian ships it
 
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
 # Let ccache hit across checkouts in different directories.
