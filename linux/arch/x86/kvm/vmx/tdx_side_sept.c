@@ -522,6 +522,10 @@ int tdx_side_sept_ioctl(struct kvm *kvm, struct kvm_tdx_cmd *cmd)
 	if (cmd->id == KVM_TDX_SEPT_STATS)
 		return side_sept_stats(ss, cmd);
 
+	/* Checked again under the lock; first, so that nothing else is. */
+	if (READ_ONCE(ss->torn_down))
+		return -EINVAL;
+
 	return side_sept_range_cmd(kvm, ss, cmd);
 }
 
@@ -708,7 +712,7 @@ static int side_sept_reclaim_all(struct kvm *kvm, struct tdx_side_sept *ss,
 		}
 	}
 
-	ss->torn_down = true;
+	WRITE_ONCE(ss->torn_down, true);
 	return 0;
 }
 
