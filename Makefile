@@ -4,7 +4,7 @@
 #   make run     set up a fresh machine, build, run the main job
 #   make check   run every test (what CI runs)
 
-.PHONY: run check setup build export check-series clean
+.PHONY: run check setup build export check-series kernel-check clean
 
 run:
 	./scripts/run-main
@@ -25,5 +25,10 @@ export: setup
 check-series: export
 	./scripts/check-series out/series
 
+# The companion Linux KVM series: exported to out/linux-series, checkpatch,
+# and built against Linux 7.2.13 after every step (W=1 C=1).
+kernel-check: setup
+	./scripts/kernel-check
+
 clean:
-	rm -rf .cache/qemu .cache/qemu-staging .cache/build .cache/tdxsim out
+	rm -rf .cache/qemu .cache/qemu-staging .cache/build .cache/tdxsim .cache/linux-build out
