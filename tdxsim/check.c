@@ -14,6 +14,7 @@
 
 #include "check.h"
 #include "kvm-vm.h"
+#include "kvm-sept.h"
 
 static void check_leaf(struct sim_vm *vm, const struct tdx_sept_leaf_info *l)
 {
@@ -83,36 +84,51 @@ static bool full_leaf(const struct tdx_sept_leaf_info *info, void *opaque)
 }
 
 /*
- * Side-table mode: KVM's record of each S-EPT page (its count of present
- * entries) against the S-EPT itself.  An entry at level l is present if
- * the walk to it goes deeper (a non-leaf) or ends on a leaf at l.
+ * Side-table mode: the hosted KVM code's side table against the S-EPT.
+ * A page it marks mapped is a 4K leaf of the same host page, a page it
+ * only pins is not mapped; its S-EPT pages are the module's.
  */
+struct side_check {
+    struct sim_vm *vm;
+    uint64_t mapped;
+};
+
+static void check_side_page(uint64_t gfn, uint64_t pfn, bool mapped,
+                            void *opaque)
+{
+    struct side_check *c = opaque;
+    struct tdx_sept_leaf_info info;
+    bool leaf = tdx_td_lookup(c->vm->td, gfn << 12, &info);
+
+    c->mapped += mapped;
+    if (mapped != leaf || (leaf && (info.pfn != pfn ||
+                                    info.level != TDX_LEVEL_4K))) {
+        sim_violation(c->vm, "side table: GPA 0x%" PRIx64 " (pfn 0x%" PRIx64
+                      ") is %s in KVM's side table, %s in the S-EPT",
+                      gfn << 12, pfn, mapped ? "mapped" : "only pinned",
+                      leaf ? "a leaf" : "not mapped");
+    }
+}
+
 static void check_side_table(struct sim_vm *vm)
 {
-    GHashTableIter it;
-    gpointer k, v;
+    struct side_check c = { .vm = vm };
+    uint64_t pages = 0;
 
-    g_hash_table_iter_init(&it, vm->sept.pages);
-    while (g_hash_table_iter_next(&it, &k, &v)) {
-        int64_t key = *(int64_t *)k;
-        int tl = key >> 56;
-        uint64_t base = (uint64_t)(key & ((1LL << 56) - 1)) <<
-                        (12 + 9 * (tl + 1));
-        struct sim_sept_page *p = v;
-        unsigned present = 0;
-
-        for (uint64_t i = 0; i < 512; i++) {
-            struct tdx_sept_leaf_info info;
-            bool leaf = tdx_td_lookup(vm->td, base + (i << (12 + 9 * tl)),
-                                      &info);
-
-            present += (int)info.level < tl || (leaf && (int)info.level == tl);
-        }
-        if (present != p->nr_present) {
-            sim_violation(vm, "side table: S-EPT page for level %d at 0x%"
-                          PRIx64 " has %u present entries, KVM counts %u",
-                          tl, base, present, p->nr_present);
-        }
+    sim_sept_for_each_page(vm, check_side_page, &c);
+    if (c.mapped != tdx_td_leaves(vm->td, TDX_LEVEL_4K) +
+                    512 * tdx_td_leaves(vm->td, TDX_LEVEL_2M)) {
+        sim_violation(vm, "side table: KVM maps %" PRIu64 " pages, the "
+                      "S-EPT has %" PRIu64 " 4K leaves", c.mapped,
+                      tdx_td_leaves(vm->td, TDX_LEVEL_4K));
+    }
+    for (int l = 0; l < TDX_MAX_LEVELS; l++) {
+        pages += tdx_td_sept_pages(vm->td, l);
+    }
+    if (pages != sim_sept_table_pages(vm)) {
+        sim_violation(vm, "side table: KVM holds %" PRIu64 " S-EPT pages, "
+                      "the module has %" PRIu64, sim_sept_table_pages(vm),
+                      pages);
     }
 }
 

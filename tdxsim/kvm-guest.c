@@ -79,20 +79,18 @@ enum kvm_fault kvm_guest_private_fault(struct sim_vcpu *vcpu, uint64_t gpa,
                                        int *err)
 {
     struct sim_vm *vm = vcpu->vm;
-    struct sim_slot *slot;
     int r;
 
     vm->stats.private_faults++;
-    if (!sim_gfn_private(vm, gpa >> 12)) {
+    if (vm->sept.enabled) {
+        /* tdx_side_sept_handle_private_fault(): retry, or exit. */
+        if (sim_sept_private_fault(vcpu, gpa) > 0) {
+            return KVM_FAULT_RACING;
+        }
         return fault_exit(vcpu, gpa);
     }
-    if (vm->sept.enabled) {
-        slot = sim_find_slot(vm, gpa);
-        if (!slot || !slot->gmem) {
-            return fault_exit(vcpu, gpa);
-        }
-        vm->sept.racing_faults++;
-        return KVM_FAULT_RACING;
+    if (!sim_gfn_private(vm, gpa >> 12)) {
+        return fault_exit(vcpu, gpa);
     }
     r = sim_mmu_map_private(vm, gpa, false);
     switch (r) {
@@ -110,29 +108,9 @@ enum kvm_fault kvm_guest_private_fault(struct sim_vcpu *vcpu, uint64_t gpa,
     }
 }
 
-/*
- * The EPT violation of an ACCEPT (the module exits to the host with the
- * accept level): a 4K ACCEPT inside a *pending* 2M leaf makes KVM split the
- * leaf (side-table mode, as KVM's TDX huge-page support does); anything
- * else is KVM's private fault (lazy AUG, implicit conversion exit, ...).
- */
+/* The EPT violation of an ACCEPT: KVM's private fault, as any other. */
 enum kvm_fault kvm_guest_accept_fault(struct sim_vcpu *vcpu, uint64_t gpa,
                                       int level, int *err)
 {
-    struct sim_vm *vm = vcpu->vm;
-    struct tdx_sept_leaf_info info;
-
-    if (level == TDX_LEVEL_4K && vm->sept.enabled &&
-        tdx_td_lookup(vm->td, gpa, &info) && info.level == TDX_LEVEL_2M &&
-        info.state == SEPT_PENDING) {
-        /* The TD exit: this vCPU is out of the guest while KVM works. */
-        tdx_vp_exit(vm->td, vcpu->vp);
-        if (sim_sept_accept_split(vm, gpa) == -EIO ||
-            sim_vcpu_reenter(vcpu)) {
-            *err = EIO;
-            return KVM_FAULT_ERROR;
-        }
-        return KVM_FAULT_RETRY;
-    }
     return kvm_guest_private_fault(vcpu, gpa, err);
 }

@@ -115,6 +115,8 @@ static bool must_leave(struct sim_vcpu *vcpu)
 
     return __atomic_load_n(&vcpu->kick, __ATOMIC_SEQ_CST) ||
            __atomic_load_n(&vm->wait_for_sept_zap, __ATOMIC_SEQ_CST) ||
+           (vm->sept.hk_wait_for_sept_zap &&
+            __atomic_load_n(vm->sept.hk_wait_for_sept_zap, __ATOMIC_SEQ_CST)) ||
            __atomic_load_n(&vm->no_entry, __ATOMIC_SEQ_CST);
 }
 

@@ -160,7 +160,6 @@ int sim_create_guest_memfd(struct sim_vm *vm, struct kvm_create_guest_memfd *a)
     g->flags = a->flags;
     pages = a->size >> 12;
     g->block_seen = g_malloc0((pages + 511) / 512 / 8 + 1);
-    g->block_huge = g_malloc0((pages + 511) / 512 / 8 + 1);
     pthread_mutex_lock(&sim.lock);
     g->pfn_base = sim.next_gmem_pfn;
     sim.next_gmem_pfn += ((pages + 511) & ~511ULL) + 512;
@@ -299,10 +298,8 @@ int sim_gmem_fallocate(int fd, int mode, uint64_t offset, uint64_t len)
     }
     len = MIN(len, g->size - offset);
     pthread_mutex_lock(&vm->lock);
-    if (vm->sept.enabled && !vm->sept.torn_down &&
-        sim_pin_count(g, offset, len)) {
-        /* Pinned private pages go only with the teardown. */
-        vm->sept.punch_refused++;
+    /* kvm_arch_gmem_punch_hole(): pinned pages go only with the teardown. */
+    if (sim_sept_punch_hole(vm, g, offset, len)) {
         pthread_mutex_unlock(&vm->lock);
         return -EBUSY;
     }

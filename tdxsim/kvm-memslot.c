@@ -70,76 +70,28 @@ struct sim_slot *sim_find_slot(struct sim_vm *vm, uint64_t gpa)
     return NULL;
 }
 
-/* splitmix64: the fragmentation draw of one block, from the seed alone. */
-static uint64_t mix64(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ULL;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
-
 /*
- * guest_memfd folios.  Linux 7.2's guest_memfd allocates order-0 folios
- * only (virt/kvm/guest_memfd.c kvm_gmem_get_folio(): "TODO: Support huge
- * pages", WARN_ON_ONCE(folio_order(folio))) and
- * KVM maps TDX private memory at 4K only (arch/x86/kvm/vmx/tdx.c
- * tdx_gmem_max_mapping_level() returns PG_LEVEL_4K).  So a stock
- * guest_memfd -- mirror mode, and side-table mode with LEAF_4K only -- is
- * 4 KiB folios, physically scattered.  Only side-table mode with LEAF_2M
- * asks for huge folios: the kernel pins with 2 MiB folios wherever its
- * allocator has one (qemu/docs/devel/tdx-side-table-uapi.rst, "Backing").
- * The decision is made once per block, at its first use (INIT_MEM_REGION,
- * a fault, a MAP); the mode is fixed before INIT_VM, before any use.
+ * Folios of a guest_memfd: Linux 7.2 allocates order-0 folios only
+ * (kvm_gmem_get_folio()), in either mode; the KVM series keeps it so (its
+ * side table maps 4K leaves).  Counted once per 2 MiB block of the file,
+ * at its first use (report "backing").
  */
-bool sim_gmem_block_huge(struct sim_gmem *g, uint64_t off)
+static void gmem_block_used(struct sim_gmem *g, uint64_t off)
 {
-    struct sim_vm *vm = g->vm;
     uint64_t b = off >> 21;
     uint8_t bit = 1u << (b % 8);
-    bool huge;
 
-    if (g->block_seen[b / 8] & bit) {
-        return g->block_huge[b / 8] & bit;
+    if (!(g->block_seen[b / 8] & bit)) {
+        g->block_seen[b / 8] |= bit;
+        g->vm->backing.blocks_4k++;
     }
-    g->block_seen[b / 8] |= bit;
-    if (!vm->sept.enabled || !(vm->sept.leaves & KVM_TDX_SEPT_LEAF_2M)) {
-        vm->backing.blocks_4k++;
-        return false;
-    }
-    huge = (b + 1) << 21 <= g->size;
-    if (huge && sim.huge_fragmented_pct > 0) {
-        uint64_t draw = mix64(sim.seed ^ ((uint64_t)g->index << 40) ^ b);
-
-        huge = draw % 100 >= sim.huge_fragmented_pct;
-    }
-    if (huge) {
-        g->block_huge[b / 8] |= bit;
-        vm->backing.blocks_huge++;
-    } else {
-        vm->backing.blocks_fallback++;
-    }
-    return huge;
-}
-
-bool sim_block_huge_backed(struct sim_vm *vm, uint64_t gpa2m)
-{
-    struct sim_slot *s = sim_find_slot(vm, gpa2m);
-    uint64_t off;
-
-    if (!s || !s->gmem || gpa2m + (2ULL << 20) > s->gpa + s->size) {
-        return false;
-    }
-    off = s->gmem_offset + gpa2m - s->gpa;
-    return !(off & ((2ULL << 20) - 1)) && sim_gmem_block_huge(s->gmem, off);
 }
 
 /*
- * The host page behind a guest_memfd offset: in a 2 MiB folio, page i of
- * the block is pfn block + i (contiguous, aligned); in 4 KiB folios the
- * block's pages are scattered over its range (page i at (7i + 1) mod 512:
- * never aligned at 0, never contiguous), so the TDX module model itself
- * refuses a 2M AUG or a PROMOTE on them.
+ * The host page behind a guest_memfd offset: 4 KiB folios, the block's
+ * pages scattered over its range (page i at (7i + 1) mod 512: never
+ * aligned at 0, never contiguous), so the TDX module model itself refuses
+ * a 2M AUG or a PROMOTE on them.
  */
 bool sim_private_pfn(struct sim_vm *vm, uint64_t gpa, tdx_pfn_t *pfn,
                      struct sim_slot **slotp)
@@ -155,11 +107,8 @@ bool sim_private_pfn(struct sim_vm *vm, uint64_t gpa, tdx_pfn_t *pfn,
     }
     off = s->gmem_offset + gpa - s->gpa;
     page = off >> 12;
-    if (sim_gmem_block_huge(s->gmem, off)) {
-        *pfn = s->gmem->pfn_base + page;
-    } else {
-        *pfn = s->gmem->pfn_base + (page & ~511ULL) + ((7 * page + 1) & 511);
-    }
+    gmem_block_used(s->gmem, off);
+    *pfn = s->gmem->pfn_base + (page & ~511ULL) + ((7 * page + 1) & 511);
     return true;
 }
 

@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * tdxsim: the side-table S-EPT UAPI (qemu/docs/devel/tdx-side-table-uapi.rst)
- * as the fake KVM answers it: KVM_CAP_TDX_SIDE_SEPT (enable), and the
- * KVM_MEMORY_ENCRYPT_OP commands KVM_TDX_SEPT_MAP, _UNMAP, _TEARDOWN and
- * _STATS with their argument checks, errors, partial progress and
- * resumption.  The SEAMCALL sequences are in kvm-sept-ops.c, pinning in
- * kvm-pin.c.
+ * tdxsim: side-table mode (KVM_CAP_TDX_SIDE_SEPT) is the KVM series' own
+ * code, linux/arch/x86/kvm/vmx/tdx_side_sept.c, compiled unchanged against
+ * kshim/.  This file only wires it to the fake KVM: the hosted code's
+ * struct kvm for each VM, and its host callbacks (guest_memfd pages,
+ * memory attributes, memslots, kicks, the key release, RLIMIT_MEMLOCK,
+ * signals) onto the simulator's objects.  What the simulator adds is
+ * accounting for the report and fault injection (-ENOMEM at a pin, -EINTR
+ * as a pending signal), both at the points where the kernel has them.
  *
- * Runs with vm->lock held (the per-TD lock of the spec).
+ * Runs with vm->lock held, except sim_sept_stats(): KVM_TDX_SEPT_STATS
+ * takes no lock in the kernel either.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -15,435 +18,294 @@
 #include <string.h>
 
 #include "kvm-sept.h"
+#include "kshim/kshim-api.h"
+#include "kshim/kshim.h"
+#include "kshim/kshim-vm.h"
 
-#define SIZE_2M             (2ULL << 20)
-#define PAGES_2M            512ULL
-#define UNMAP_BATCH         512     /* leaves per BLOCK..TRACK..REMOVE */
-#define RECLAIM_CHUNK       256     /* RECLAIMs between signal checks */
-#define CANDIDATE_BUDGET    8       /* promote candidates retried per call */
-
-int sim_sept_enable(struct sim_vm *vm, const struct kvm_enable_cap *cap)
+static struct sim_vm *host_vm(struct kvm *kvm)
 {
-    uint64_t mask = cap->args[0];
+    return kvm->opaque;
+}
 
-    if (vm->type != KVM_X86_TDX_VM || cap->args[1] || cap->args[2] ||
-        cap->args[3]) {
-        return -EINVAL;
+/* The hosted code's view of a memslot and of its guest_memfd's file. */
+struct sept_file {
+    struct file file;
+    struct address_space mapping;
+};
+
+static struct file *gmem_file(struct sim_vm *vm, struct sim_gmem *g)
+{
+    struct sept_file *f = g_hash_table_lookup(vm->sept.kfiles, g);
+
+    if (!f) {
+        f = g_new0(struct sept_file, 1);
+        pthread_rwlock_init(&f->mapping.invalidate_lock, NULL);
+        f->file.f_mapping = &f->mapping;
+        g_hash_table_insert(vm->sept.kfiles, g, f);
     }
-    if (!mask || (mask & ~SIM_SEPT_LEAVES) ||
-        !(mask & KVM_TDX_SEPT_LEAF_4K)) {
-        return -EINVAL;
+    return &f->file;
+}
+
+static struct kvm_memory_slot *kslot(struct sim_vm *vm, struct sim_slot *s)
+{
+    struct kvm_memory_slot *k = g_hash_table_lookup(vm->sept.kslots, s);
+
+    if (!k) {
+        k = g_new0(struct kvm_memory_slot, 1);
+        g_hash_table_insert(vm->sept.kslots, s, k);
     }
-    if (vm->tdx_state != SIM_TDX_UNINIT || vm->nr_vcpus) {
-        return -EBUSY;
+    k->base_gfn = s->gpa >> 12;
+    k->npages = s->size >> 12;
+    k->flags = s->flags;
+    k->gmem.pgoff = s->gmem_offset >> 12;
+    k->gmem.file = s->gmem ? gmem_file(vm, s->gmem) : NULL;
+    return k;
+}
+
+static struct kvm_memory_slot *host_gfn_to_memslot(struct kvm *kvm, gfn_t gfn)
+{
+    struct sim_vm *vm = host_vm(kvm);
+    struct sim_slot *s = sim_find_slot(vm, gfn << 12);
+
+    return s ? kslot(vm, s) : NULL;
+}
+
+static int host_gmem_get_pfn(struct kvm *kvm, struct kvm_memory_slot *slot,
+                             gfn_t gfn, struct page **page)
+{
+    tdx_pfn_t pfn;
+
+    if (!sim_private_pfn(host_vm(kvm), gfn << 12, &pfn, NULL)) {
+        return -EFAULT;
     }
-    vm->sept.enabled = true;
-    vm->sept.leaves = mask;
-    sim_log("side-table S-EPT enabled, leaves 0x%" PRIx64, mask);
+    *page = kshim_page_get(pfn);
     return 0;
 }
 
-/* The range checks shared by MAP and UNMAP (-EINVAL). */
-static bool range_ok(struct sim_vm *vm, const struct kvm_tdx_sept_range *r,
-                     uint64_t valid_flags)
+static bool host_is_private(struct kvm *kvm, gfn_t gfn)
 {
-    uint64_t end;
-
-    if ((r->gpa & 0xfff) || !r->nr_pages || (r->flags & ~valid_flags) ||
-        r->done > r->nr_pages || r->nr_pages > (vm->shared_bit >> 12)) {
-        return false;
-    }
-    end = r->gpa + (r->nr_pages << 12);
-    return end > r->gpa && !(r->gpa & vm->shared_bit) &&
-           end <= vm->shared_bit;
-}
-
-/* Every page of [gpa, end): guest_memfd memslot, attribute private. */
-static int map_precheck(struct sim_vm *vm, uint64_t gpa, uint64_t end)
-{
-    struct sim_slot *slot = NULL;
-    bool not_private = false;
-
-    for (uint64_t g = gpa; g < end; g += SIM_PAGE_SIZE) {
-        if (!slot || g < slot->gpa || g - slot->gpa >= slot->size) {
-            slot = sim_find_slot(vm, g);
-            if (!slot || !slot->gmem) {
-                return -ENOENT;
-            }
-        }
-        not_private |= !sim_gfn_private(vm, g >> 12);
-    }
-    return not_private ? -EPERM : 0;
+    return sim_gfn_private(host_vm(kvm), gfn);
 }
 
 /*
- * A 2M AUG of the block at g is possible: the whole block in one
- * guest_memfd memslot, at a 2M-aligned guest_memfd offset, backed by one
- * 2 MiB folio (sim_block_huge_backed(): never for a stock 4 KiB-folio
- * guest_memfd, nor for a block the allocator had no huge folio for: MAP
- * falls back to 4K there), and no S-EPT page below its level-1 entry yet.
+ * kvm_make_all_cpus_request(KVM_REQ_OUTSIDE_GUEST_MODE): after a TRACK,
+ * or with wait_for_sept_zap set for a BUSY's retry (the vCPUs read that
+ * flag through vm->sept.hk_wait_for_sept_zap, kvm-kick.c).
  */
-static bool can_map_2m(struct sim_vm *vm, uint64_t g, tdx_pfn_t *pfn,
-                       struct sim_slot **slotp)
+static void host_kick_all(struct kvm *kvm)
 {
-    struct tdx_sept_leaf_info info;
-    struct sim_slot *slot;
+    struct sim_vm *vm = host_vm(kvm);
+    bool no_vcpus = __atomic_load_n(vm->sept.hk_wait_for_sept_zap,
+                                    __ATOMIC_SEQ_CST);
 
-    if (!sim_block_huge_backed(vm, g) ||
-        !sim_private_pfn(vm, g, pfn, &slot) ||
-        g + SIZE_2M > slot->gpa + slot->size || (*pfn & (PAGES_2M - 1))) {
-        return false;
+    if (no_vcpus) {
+        vm->stats.no_vcpus_retries++;
+        vm->stats.busy_retries++;
     }
-    *slotp = slot;
-    return !tdx_td_lookup(vm->td, g, &info) && info.level >= TDX_LEVEL_2M;
+    vm->sept.kicks++;
+    sim_kick_vcpus(vm, !no_vcpus);
 }
 
-/* One 4K page: pin, SEPT.ADD what is missing, AUG.  1 if already mapped. */
-static int map_4k(struct sim_vm *vm, uint64_t g, tdx_status_t *hw)
+static void host_release_hkid(struct kvm *kvm)
 {
-    struct tdx_sept_leaf_info info;
-    struct sim_slot *slot;
-    tdx_pfn_t pfn;
-    int r;
+    struct sim_vm *vm = host_vm(kvm);
+    uint64_t seamcalls = 0;
 
-    if (tdx_td_lookup(vm->td, g, &info)) {
-        return 1;
-    }
-    if (!sim_private_pfn(vm, g, &pfn, &slot)) {
-        return -ENOENT;
-    }
-    r = sim_pin_range(vm, slot, g, 1);
-    if (!r) {
-        r = sim_sept_link(vm, g, TDX_LEVEL_4K, hw);
-    }
-    if (!r) {
-        r = sim_sept_aug(vm, g, TDX_LEVEL_4K, pfn, hw);
-    }
-    return r;
-}
-
-static int sept_map(struct sim_vm *vm, struct kvm_tdx_sept_range *rg,
-                    tdx_status_t *hw)
-{
-    bool allow_2m = (rg->flags & KVM_TDX_SEPT_MAP_ALLOW_2M) &&
-                    (vm->sept.leaves & KVM_TDX_SEPT_LEAF_2M);
-    uint64_t end = rg->gpa + (rg->nr_pages << 12);
-    uint64_t first = rg->gpa + (rg->done << 12);
-    uint64_t g = first;
-    bool enomem;
-    int r;
-
-    vm->sept.map_calls++;
-    if (vm->tdx_state == SIM_TDX_INITIALIZED) {
-        sim_phase_begin(vm, &vm->build);
-        vm->build.kernel_calls++;
-    }
-    r = map_precheck(vm, g, end);
-    if (r) {
-        return r;
-    }
-    sim_pin_begin_call(vm);
-    /* enomem:map:nth=N: this call fails at the first page it would map. */
-    enomem = inject_hit(sim.inj, INJ_ENOMEM, "map");
-    while (g < end && !r) {
-        uint64_t blk = g & ~(SIZE_2M - 1);
-        uint64_t bend = MIN(blk + SIZE_2M, end);
-        struct sim_slot *slot;
-        tdx_pfn_t pfn;
-        bool mapped_4k = false;
-
-        if (allow_2m && g == blk && bend == blk + SIZE_2M &&
-            can_map_2m(vm, g, &pfn, &slot)) {
-            if (enomem) {
-                r = -ENOMEM;
-                break;
-            }
-            r = sim_pin_range(vm, slot, g, PAGES_2M);
-            if (!r) {
-                r = sim_sept_link(vm, g, TDX_LEVEL_2M, hw);
-            }
-            if (!r) {
-                r = sim_sept_aug(vm, g, TDX_LEVEL_2M, pfn, hw);
-            }
-            if (r) {
-                break;
-            }
-            g = bend;
-        } else {
-            for (; g < bend; g += SIM_PAGE_SIZE) {
-                if (enomem) {
-                    struct tdx_sept_leaf_info info;
-                    if (!tdx_td_lookup(vm->td, g, &info)) {
-                        r = -ENOMEM;
-                        break;
-                    }
-                }
-                r = map_4k(vm, g, hw);
-                if (r < 0) {
-                    break;
-                }
-                mapped_4k |= r == 0;
-                r = 0;
-            }
-            if (r) {
-                break;
-            }
-            if (allow_2m && mapped_4k &&
-                sim_sept_block_present(vm, blk) == PAGES_2M) {
-                r = sim_sept_try_promote(vm, blk, hw);
-                r = r > 0 ? 0 : r;
-                if (r) {
-                    break;
-                }
-            }
-        }
-        rg->done = (g - rg->gpa) >> 12;
-        if (g < end && inject_hit(sim.inj, INJ_EINTR, "sept_map")) {
-            vm->sept.eintr++;
-            vm->stats.eintr++;
-            r = -EINTR;
-        }
-    }
-    if (r == -ENOMEM) {
-        vm->sept.enomem++;
-        vm->stats.enomem++;
-    }
-    rg->done = (g - rg->gpa) >> 12;
-    if (!r) {
-        sim_sept_retry_candidates(vm, CANDIDATE_BUDGET);
-    }
-    sim_track_peaks(vm);
-    sim_check_range(vm, first, g - first);
-    return r;
-}
-
-static int sept_unmap(struct sim_vm *vm, struct kvm_tdx_sept_range *rg,
-                      tdx_status_t *hw)
-{
-    uint64_t start = rg->gpa;
-    uint64_t end = rg->gpa + (rg->nr_pages << 12);
-    uint64_t first = rg->gpa + (rg->done << 12);
-    uint64_t g = first;
-    uint64_t batch[UNMAP_BATCH];
-    int r = 0;
-
-    vm->sept.unmap_calls++;
-    while (g < end && !r) {
-        uint64_t bstart = g;
-        unsigned n = 0, removed;
-        bool signal = false;
-
-        while (g < end && n < UNMAP_BATCH && !signal) {
-            struct tdx_sept_leaf_info info;
-            uint64_t from = g;
-
-            if (!tdx_td_lookup(vm->td, g, &info)) {
-                g = info.gpa + (4096ULL << (9 * info.level));
-            } else if (info.level == TDX_LEVEL_4K) {
-                batch[n++] = g;
-                g += SIM_PAGE_SIZE;
-            } else if (info.gpa >= start && info.gpa + SIZE_2M <= end) {
-                batch[n++] = info.gpa | TDX_LEVEL_2M;
-                g = info.gpa + SIZE_2M;
-            } else {
-                /* Part of a 2M leaf goes: split it first. */
-                r = sim_sept_demote(vm, info.gpa, hw);
-                if (r) {
-                    break;
-                }
-                continue;
-            }
-            /* A signal is looked at each 2M of progress. */
-            if (g < end && (g & ~(SIZE_2M - 1)) != (from & ~(SIZE_2M - 1)) &&
-                inject_hit(sim.inj, INJ_EINTR, "sept_unmap")) {
-                signal = true;
-            }
-        }
-        g = MIN(g, end);
-        if (!r) {
-            r = sim_sept_remove_batch(vm, batch, n, &removed, hw);
-            if (r && removed < n) {
-                g = batch[removed] & ~1ULL;
-            }
-        } else {
-            g = bstart;
-        }
-        if (!r) {
-            r = sim_sept_prune(vm, hw);
-        }
-        if (r) {
-            break;
-        }
-        rg->done = (g - rg->gpa) >> 12;
-        if (signal && g < end) {
-            vm->sept.eintr++;
-            vm->stats.eintr++;
-            r = -EINTR;
-        }
-    }
-    g = MAX(g, first);
-    rg->done = (g - rg->gpa) >> 12;
-    if (!r) {
-        sim_sept_retry_candidates(vm, CANDIDATE_BUDGET);
-    }
-    sim_track_peaks(vm);
-    /* What is done: a resumed call does the rest. */
-    sim_check_range(vm, first, g - first);
-    return r;
-}
-
-void sim_sept_unmap_internal(struct sim_vm *vm, uint64_t gpa, uint64_t size)
-{
-    struct kvm_tdx_sept_range rg = {
-        .gpa = gpa, .nr_pages = size >> 12,
-    };
-    int r;
-
-    if (!vm->td || vm->sept.torn_down || !size) {
+    if (!vm->hkid_released && sim_tdx_release_hkid(vm, &seamcalls)) {
         return;
     }
-    do {
-        r = sept_unmap(vm, &rg, NULL);
-    } while (r == -EINTR || r == -EAGAIN);
+    kshim_vm_set_hkid(kvm, -1);
 }
 
-static bool collect_leaf(const struct tdx_sept_leaf_info *info, void *opaque)
+static bool host_signal_pending(struct kvm *kvm)
 {
-    struct sim_vm *vm = opaque;
-    uint64_t level = info->level;
+    struct sim_vm *vm = host_vm(kvm);
 
-    g_array_append_val(vm->sept.reclaim, info->pfn);
-    g_array_append_val(vm->sept.reclaim_levels, level);
+    if (!vm->sept.op || !inject_hit(sim.inj, INJ_EINTR, vm->sept.op)) {
+        return false;
+    }
+    vm->sept.eintr++;
+    vm->stats.eintr++;
     return true;
 }
 
-/* TDH.VP.FLUSH .. TDH.MNG.KEY.FREEID, then the list of pages to reclaim. */
-static int teardown_start(struct sim_vm *vm)
+/* RLIMIT_MEMLOCK, CAP_IPC_LOCK (kvm-pin.c); "enomem:map" fails a pin. */
+static int host_account_locked(struct kvm *kvm, unsigned long n, bool inc)
 {
-    struct tdx_td *td = vm->td;
-    GHashTableIter it;
-    gpointer k, v;
+    struct sim_vm *vm = host_vm(kvm);
 
-    sim_tdx_snapshot_final(vm);
-    /* A TD whose build failed (QEMU exits) never had to agree. */
-    if (vm->tdx_state == SIM_TDX_RUNNABLE) {
-        sim_check_agree_all(vm, "teardown start");
+    if (inc && vm->sept.op && !strcmp(vm->sept.op, "sept_map") &&
+        vm->sept.enomem_armed) {
+        vm->sept.enomem_armed = false;
+        vm->sept.enomem++;
+        vm->stats.enomem++;
+        return -ENOMEM;
     }
-    if (sim_tdx_release_hkid(vm, &vm->sept.seamcalls)) {
-        return -EIO;
-    }
-    vm->sept.reclaim = g_array_new(FALSE, FALSE, sizeof(tdx_pfn_t));
-    vm->sept.reclaim_levels = g_array_new(FALSE, FALSE, sizeof(uint64_t));
-    tdx_td_for_each_leaf(td, collect_leaf, vm);
-    g_hash_table_iter_init(&it, vm->sept.pages);
-    while (g_hash_table_iter_next(&it, &k, &v)) {
-        struct sim_sept_page *p = v;
-        uint64_t level = UINT64_MAX;     /* an S-EPT page */
-
-        g_array_append_val(vm->sept.reclaim, p->pfn);
-        g_array_append_val(vm->sept.reclaim_levels, level);
-    }
-    vm->sept.reclaim_next = 0;
-    vm->sept.teardown_stage = 1;
-    return 0;
+    return sim_pin_account(vm, n, inc);
 }
 
-int sim_sept_teardown(struct sim_vm *vm, bool interruptible)
+static const struct kshim_host_ops host_ops = {
+    .gmem_get_pfn = host_gmem_get_pfn,
+    .mem_is_private = host_is_private,
+    .kick_all = host_kick_all,
+    .release_hkid = host_release_hkid,
+    .signal_pending = host_signal_pending,
+    .account_locked = host_account_locked,
+    .gfn_to_memslot = host_gfn_to_memslot,
+};
+
+/* Calls into the hosted code: the thread works for this VM. */
+static void enter(struct sim_vm *vm, const char *op)
 {
-    unsigned done_now = 0;
+    kshim_current_kvm = vm->sept.hk;
+    vm->sept.op = op;
+}
+
+static void leave(struct sim_vm *vm)
+{
+    vm->sept.op = NULL;
+    kshim_current_kvm = NULL;
+    vm->sept.torn_down = kshim_vm_side_torn_down(vm->sept.hk);
+    /* A KVM_BUG_ON() of the hosted code: every later ioctl fails -EIO. */
+    if (kshim_vm_bugged(vm->sept.hk) && !vm->bugged) {
+        sim_seamcall_failed(vm, "the side-table code (KVM_BUG_ON)", 0,
+                            TDX_OPERAND_INVALID);
+    }
+}
+
+int sim_sept_enable(struct sim_vm *vm, const struct kvm_enable_cap *cap)
+{
+    struct kvm_enable_cap c = *cap;
+    struct kvm *hk;
     int r;
 
-    if (vm->sept.torn_down || !vm->td) {
-        return vm->sept.torn_down ? -EINVAL : 0;
+    if (vm->type != KVM_X86_TDX_VM) {
+        return -EINVAL;
     }
-    sim_phase_begin(vm, &vm->teardown);
-    if (vm->sept.teardown_stage == 0) {
-        r = teardown_start(vm);
-        if (r) {
-            return r;
-        }
+    if (!vm->sept.hk) {
+        kshim_init(sim.mod, sim_alloc_ctl_pfn, sim_free_ctl_pfn);
+        hk = kshim_vm_new(NULL, false, &host_ops, vm);
+        hk->created_vcpus = vm->nr_vcpus;
+        vm->sept.kslots = g_hash_table_new_full(g_direct_hash,
+                                                g_direct_equal, NULL, g_free);
+        vm->sept.kfiles = g_hash_table_new_full(g_direct_hash,
+                                                g_direct_equal, NULL, g_free);
+        vm->sept.hk_wait_for_sept_zap = kshim_vm_wait_for_sept_zap_flag(hk);
+        vm->sept.hk = hk;
     }
-    while (vm->sept.reclaim_next < vm->sept.reclaim->len) {
-        unsigned i = vm->sept.reclaim_next;
-        tdx_pfn_t pfn = g_array_index(vm->sept.reclaim, tdx_pfn_t, i);
-        uint64_t level = g_array_index(vm->sept.reclaim_levels, uint64_t, i);
-        tdx_status_t err;
-
-        if (interruptible && done_now && done_now % RECLAIM_CHUNK == 0 &&
-            inject_hit(sim.inj, INJ_EINTR, "sept_teardown")) {
-            vm->sept.eintr++;
-            vm->stats.eintr++;
-            return -EINTR;
-        }
-        vm->sept.seamcalls++;
-        err = tdh_phymem_page_reclaim(sim.mod, pfn);
-        if (err) {
-            sim_violation(vm, "TDH.PHYMEM.PAGE.RECLAIM of %s page 0x%" PRIx64
-                          " failed: %s", level == UINT64_MAX ? "S-EPT" :
-                          "private", pfn, tdx_status_name(err));
-        } else {
-            vm->teardown_reclaimed++;
-        }
-        if (level == UINT64_MAX) {
-            sim_free_ctl_pfn(pfn);
-        }
-        vm->sept.reclaim_next++;
-        done_now++;
+    vm->sept.hk->created_vcpus = vm->nr_vcpus;
+    kshim_vm_set_state(vm->sept.hk, vm->tdx_state);
+    enter(vm, NULL);
+    r = tdx_side_sept_enable(vm->sept.hk, &c);
+    leave(vm);
+    if (!r) {
+        vm->sept.enabled = true;
+        vm->sept.leaves = cap->args[0];
+        sim_log("side-table S-EPT enabled, leaves 0x%" PRIx64,
+                (uint64_t)cap->args[0]);
     }
-    g_array_free(vm->sept.reclaim, TRUE);
-    g_array_free(vm->sept.reclaim_levels, TRUE);
-    vm->sept.reclaim = vm->sept.reclaim_levels = NULL;
-    g_hash_table_remove_all(vm->sept.pages);
-    g_hash_table_remove_all(vm->sept.touched);
-    g_hash_table_remove_all(vm->sept.candidates);
-    g_queue_clear(vm->sept.candidate_order);
-    sim_unpin_all(vm);
-    vm->sept.teardown_stage = 2;
-    vm->sept.torn_down = true;
-    sim_log("side-table teardown done");
-    return 0;
+    return r;
 }
 
-static void fill_stats(struct sim_vm *vm, struct kvm_tdx_sept_stats *st)
+void sim_sept_td_created(struct sim_vm *vm)
 {
-    memset(st, 0, sizeof(*st));
-    st->leaves_4k = tdx_td_leaves(vm->td, TDX_LEVEL_4K);
-    st->leaves_2m = tdx_td_leaves(vm->td, TDX_LEVEL_2M);
-    for (int l = 0; l < TDX_MAX_LEVELS; l++) {
-        st->sept_pages += tdx_td_sept_pages(vm->td, l);
+    if (vm->sept.enabled) {
+        kshim_vm_set_td(vm->sept.hk, vm->td, vm->gpaw == 52);
+        kshim_vm_set_state(vm->sept.hk, 1);
     }
-    st->pinned_pages = vm->sept.pinned_pages;
-    st->map_calls = vm->sept.map_calls;
-    st->unmap_calls = vm->sept.unmap_calls;
-    st->seamcalls = vm->sept.seamcalls;
-    st->busy_retries = vm->sept.busy_retries;
-    st->demotions = vm->sept.demotions;
-    st->promotions = vm->sept.promotions;
+}
+
+void sim_sept_finalized(struct sim_vm *vm)
+{
+    if (vm->sept.enabled) {
+        kshim_vm_set_state(vm->sept.hk, 2);
+    }
+}
+
+int sim_sept_add_page(struct sim_vm *vm, uint64_t gpa)
+{
+    struct page *page;
+    tdx_pfn_t pfn;
+    int r;
+
+    if (!sim_private_pfn(vm, gpa, &pfn, NULL)) {
+        return -EFAULT;
+    }
+    /* kvm_gmem_populate() holds the folio and the invalidate lock. */
+    page = kshim_page_get(pfn);
+    enter(vm, NULL);
+    r = tdx_side_sept_add_page(vm->sept.hk, gpa >> 12, pfn, page);
+    leave(vm);
+    put_page(page);
+    return r;
 }
 
 static int range_cmd(struct sim_vm *vm, struct kvm_tdx_cmd *cmd)
 {
     struct kvm_tdx_sept_range *u = (void *)(uintptr_t)cmd->data;
-    struct kvm_tdx_sept_range rg;
-    tdx_status_t hw = 0;
     bool map = cmd->id == KVM_TDX_SEPT_MAP;
+    uint64_t first;
     int r;
 
     if (!u) {
-        return -EINVAL;
+        return -EFAULT;
     }
-    rg = *u;
-    if (!range_ok(vm, &rg, map ? KVM_TDX_SEPT_MAP_ALLOW_2M : 0)) {
-        return -EINVAL;
+    first = u->gpa + (u->done << 12);
+    if (map && vm->tdx_state == SIM_TDX_INITIALIZED) {
+        sim_phase_begin(vm, &vm->build);
+        vm->build.kernel_calls++;
     }
-    r = map ? sept_map(vm, &rg, &hw) : sept_unmap(vm, &rg, &hw);
+    if (map) {
+        /* enomem:map:nth=N: this call fails at its first pin. */
+        vm->sept.enomem_armed = inject_hit(sim.inj, INJ_ENOMEM, "map");
+        sim_pin_begin_call(vm);
+    }
+    enter(vm, map ? "sept_map" : "sept_unmap");
+    r = tdx_side_sept_ioctl(vm->sept.hk, cmd);
+    leave(vm);
+    vm->sept.enomem_armed = false;
+    if (r == -EAGAIN) {
+        vm->sept.eagain++;
+    }
     sim_log("%s gpa 0x%llx pages %llu flags 0x%llx done %llu -> %d",
             map ? "KVM_TDX_SEPT_MAP" : "KVM_TDX_SEPT_UNMAP",
-            (unsigned long long)rg.gpa, (unsigned long long)rg.nr_pages,
-            (unsigned long long)rg.flags, (unsigned long long)rg.done, r);
-    u->done = rg.done;
+            (unsigned long long)u->gpa, (unsigned long long)u->nr_pages,
+            (unsigned long long)u->flags, (unsigned long long)u->done, r);
     if (r == -EIO) {
-        cmd->hw_error = hw ? hw : TDX_OPERAND_INVALID;
+        sim_seamcall_failed(vm, map ? "KVM_TDX_SEPT_MAP" : "KVM_TDX_SEPT_UNMAP",
+                            first, TDX_OPERAND_INVALID);
+    }
+    sim_track_peaks(vm);
+    if (u->gpa + (u->done << 12) > first) {
+        sim_check_range(vm, first, u->gpa + (u->done << 12) - first);
+    }
+    return r;
+}
+
+static int teardown(struct sim_vm *vm, bool command)
+{
+    int r;
+
+    sim_phase_begin(vm, &vm->teardown);
+    if (!vm->sept.teardown_started) {
+        vm->sept.teardown_started = true;
+        sim_tdx_snapshot_final(vm);
+        /* A TD whose build failed (QEMU exits) never had to agree. */
+        if (vm->tdx_state == SIM_TDX_RUNNABLE) {
+            sim_check_agree_all(vm, "teardown start");
+        }
+    }
+    enter(vm, command ? "sept_teardown" : NULL);
+    if (command) {
+        r = tdx_side_sept_teardown(vm->sept.hk);
+    } else {
+        host_release_hkid(vm->sept.hk);
+        tdx_side_sept_destroy(vm->sept.hk);
+        r = 0;
+    }
+    leave(vm);
+    if (!command) {
+        vm->sept.torn_down = true;
     }
     return r;
 }
@@ -455,39 +317,158 @@ int sim_sept_vm_op(struct sim_vm *vm, struct kvm_tdx_cmd *cmd)
     switch (cmd->id) {
     case KVM_TDX_SEPT_MAP:
     case KVM_TDX_SEPT_UNMAP:
-    case KVM_TDX_SEPT_TEARDOWN:
-    case KVM_TDX_SEPT_STATS:
-        break;
-    default:
-        return -ENOTTY;
-    }
-    if (!vm->sept.enabled || vm->tdx_state == SIM_TDX_UNINIT ||
-        vm->sept.torn_down || cmd->flags) {
-        return -EINVAL;
-    }
-    switch (cmd->id) {
-    case KVM_TDX_SEPT_MAP:
-    case KVM_TDX_SEPT_UNMAP:
+        if (!vm->sept.enabled) {
+            return -EINVAL;
+        }
         return range_cmd(vm, cmd);
     case KVM_TDX_SEPT_TEARDOWN:
-        if (cmd->data) {
+        if (!vm->sept.enabled) {
+            return -EINVAL;
+        }
+        if (cmd->data || vm->sept.torn_down ||
+            vm->tdx_state == SIM_TDX_UNINIT) {
             return -EINVAL;
         }
         vm->sept.teardown_calls++;
-        sim_phase_begin(vm, &vm->teardown);
         vm->teardown.kernel_calls++;
-        r = sim_sept_teardown(vm, true);
+        r = teardown(vm, true);
         if (r == -EIO) {
             cmd->hw_error = TDX_OPERAND_INVALID;
         }
         return r;
     case KVM_TDX_SEPT_STATS:
-        if (!cmd->data) {
-            return -EINVAL;
-        }
-        vm->sept.stats_calls++;
-        fill_stats(vm, (void *)(uintptr_t)cmd->data);
+        return sim_sept_stats(vm, cmd);
+    default:
+        return -ENOTTY;
+    }
+}
+
+int sim_sept_stats(struct sim_vm *vm, struct kvm_tdx_cmd *cmd)
+{
+    struct kvm *hk = __atomic_load_n(&vm->sept.hk, __ATOMIC_ACQUIRE);
+
+    if (!hk) {
+        return -EINVAL;
+    }
+    __atomic_add_fetch(&vm->sept.stats_calls, 1, __ATOMIC_RELAXED);
+    return tdx_side_sept_ioctl(hk, cmd);
+}
+
+void sim_sept_destroy(struct sim_vm *vm)
+{
+    if (!vm->sept.enabled) {
+        return;
+    }
+    if (!vm->sept.torn_down) {
+        teardown(vm, false);
+    } else {
+        enter(vm, NULL);
+        tdx_side_sept_destroy(vm->sept.hk);
+        leave(vm);
+    }
+}
+
+void sim_sept_unmap_internal(struct sim_vm *vm, uint64_t gpa, uint64_t size)
+{
+    struct kvm_memory_slot slot = {
+        .base_gfn = gpa >> 12, .npages = size >> 12,
+    };
+
+    if (!vm->sept.enabled || vm->sept.torn_down || !size) {
+        return;
+    }
+    /* kvm_arch_flush_shadow_memslot(): the slot is invalid by now. */
+    enter(vm, NULL);
+    tdx_side_sept_flush_memslot(vm->sept.hk, &slot);
+    leave(vm);
+}
+
+int sim_sept_punch_hole(struct sim_vm *vm, struct sim_gmem *g,
+                        uint64_t offset, uint64_t len)
+{
+    struct file *file;
+    int r = 0;
+
+    if (!vm->sept.enabled) {
         return 0;
     }
-    return -EINVAL;
+    /* kvm_gmem_punch_hole(): every binding asked, invalidate lock held. */
+    file = gmem_file(vm, g);
+    pthread_rwlock_wrlock(&file->f_mapping->invalidate_lock);
+    enter(vm, NULL);
+    for (unsigned i = 0; i < SIM_MAX_SLOTS && !r; i++) {
+        struct sim_slot *s = &vm->slots[i];
+        uint64_t lo, hi;
+        struct kvm_gfn_range range;
+
+        if (!s->used || s->gmem != g) {
+            continue;
+        }
+        lo = MAX(offset, s->gmem_offset);
+        hi = MIN(offset + len, s->gmem_offset + s->size);
+        if (lo >= hi) {
+            continue;
+        }
+        range = (struct kvm_gfn_range) {
+            .slot = kslot(vm, s),
+            .start = (s->gpa + lo - s->gmem_offset) >> 12,
+            .end = (s->gpa + hi - s->gmem_offset) >> 12,
+            .may_block = true,
+        };
+        r = tdx_side_sept_gmem_punch_hole(vm->sept.hk, &range);
+    }
+    leave(vm);
+    pthread_rwlock_unlock(&file->f_mapping->invalidate_lock);
+    if (r) {
+        vm->sept.punch_refused++;
+    }
+    return r;
+}
+
+int sim_sept_private_fault(struct sim_vcpu *vcpu, uint64_t gpa)
+{
+    struct sim_vm *vm = vcpu->vm;
+    struct kvm_vcpu kv = { .kvm = vm->sept.hk, .run = vcpu->run };
+    int r;
+
+    enter(vm, NULL);
+    r = tdx_side_sept_handle_private_fault(&kv, gpa);
+    leave(vm);
+    if (r > 0) {
+        vm->sept.racing_faults++;
+    }
+    return r;
+}
+
+void sim_sept_stats_read(struct sim_vm *vm, struct kvm_tdx_sept_stats *st)
+{
+    memset(st, 0, sizeof(*st));
+    if (vm->sept.hk) {
+        kshim_vm_side_stats(vm->sept.hk, st);
+    }
+}
+
+void sim_sept_for_each_page(struct sim_vm *vm,
+                            void (*fn)(uint64_t gfn, uint64_t pfn,
+                                       bool mapped, void *opaque),
+                            void *opaque)
+{
+    if (vm->sept.hk) {
+        kshim_vm_side_for_each_page(vm->sept.hk, fn, opaque);
+    }
+}
+
+uint64_t sim_sept_table_pages(struct sim_vm *vm)
+{
+    return vm->sept.hk ? kshim_vm_side_tables(vm->sept.hk) : 0;
+}
+
+void sim_sept_free(struct sim_vm *vm)
+{
+    if (vm->sept.hk) {
+        kshim_vm_free(vm->sept.hk);
+        vm->sept.hk = NULL;
+    }
+    g_clear_pointer(&vm->sept.kslots, g_hash_table_destroy);
+    g_clear_pointer(&vm->sept.kfiles, g_hash_table_destroy);
 }

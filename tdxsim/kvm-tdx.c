@@ -182,6 +182,7 @@ static int tdx_init_vm(struct sim_vm *vm, struct kvm_tdx_cmd *cmd)
     }
     sim_track_peaks(vm);
     vm->tdx_state = SIM_TDX_INITIALIZED;
+    sim_sept_td_created(vm);
     sim_log("TD initialised: GPAW %u, attributes 0x%llx, XFAM 0x%llx", guest_pa,
             (unsigned long long)init->attributes,
             (unsigned long long)init->xfam);
@@ -210,6 +211,7 @@ static int tdx_finalize(struct sim_vm *vm, struct kvm_tdx_cmd *cmd)
         return -EIO;
     }
     vm->tdx_state = SIM_TDX_RUNNABLE;
+    sim_sept_finalized(vm);
     vm->build.leaves[0] = tdx_td_leaves(vm->td, TDX_LEVEL_4K);
     vm->build.leaves[1] = tdx_td_leaves(vm->td, TDX_LEVEL_2M);
     sim_phase_end(vm, &vm->build);
@@ -232,6 +234,10 @@ int sim_tdx_vm_op(struct sim_vm *vm, struct kvm_tdx_cmd *cmd)
     }
     if (cmd->hw_error) {
         return -EINVAL;
+    }
+    /* Linux: KVM_TDX_SEPT_STATS takes no lock, never waits behind a MAP. */
+    if (cmd->id == KVM_TDX_SEPT_STATS) {
+        return sim_sept_stats(vm, cmd);
     }
     pthread_mutex_lock(&vm->lock);
     switch (cmd->id) {
@@ -649,9 +655,7 @@ void sim_tdx_destroy(struct sim_vm *vm)
     }
     sim_phase_begin(vm, &vm->teardown);
     if (vm->sept.enabled) {
-        if (!vm->sept.torn_down) {
-            sim_sept_teardown(vm, false);
-        }
+        sim_sept_destroy(vm);
         reclaim_vcpu_pages(vm);
     } else if (sim.teardown_key_first) {
         mirror_teardown_key_first(vm);

@@ -73,18 +73,9 @@ struct sim_gmem {
     uint64_t flags;
     tdx_pfn_t pfn_base;         /* host pfns [base, base + 512 * blocks) */
     unsigned index;             /* creation order in the VM (fragmentation) */
-    /*
-     * Folios, one decision per 2 MiB block of the file, made when the
-     * block is first used (kvm-mem.c sim_gmem_block_huge()): bit set in
-     * block_seen once decided, in block_huge when its folio is one 2 MiB
-     * folio (contiguous, aligned host pfns); else 512 4 KiB folios whose
-     * host pfns are scattered over the block's range.
-     */
-    uint8_t *block_seen, *block_huge;
+    uint8_t *block_seen;        /* 2 MiB blocks used (report "backing") */
     bool closed;
     bool released;              /* kvm_gmem_release() done (mirror zap) */
-    uint8_t *pinned;            /* side-table: bitmap of pinned pages */
-    uint64_t nr_pinned;
 };
 
 struct sim_slot {
@@ -206,37 +197,27 @@ struct sim_phase {
     uint64_t leaves[2];         /* 4K, 2M */
 };
 
-/* KVM's record of one S-EPT page in side-table mode (kvm-sept-ops.c). */
-struct sim_sept_page {
-    tdx_pfn_t pfn;
-    unsigned nr_present;        /* entries KVM made present in it */
-};
+struct kvm;
 
-/* Side-table mode (KVM_CAP_TDX_SIDE_SEPT), kvm-sept*.c. */
+/* Side-table mode (KVM_CAP_TDX_SIDE_SEPT): the hosted KVM code (kvm-sept.c). */
 struct sim_side_table {
     bool enabled;
     uint64_t leaves;            /* KVM_TDX_SEPT_LEAF_* enabled */
-    GHashTable *pages;          /* (level, index) -> struct sim_sept_page */
-    GHashTable *candidates;     /* 2M block GPA -> 1: promote later */
-    GQueue *candidate_order;    /* the same GPAs, round robin */
-    GHashTable *touched;        /* table key -> table GPA: prune check */
-    bool has_cap_ipc_lock;      /* read once per MAP call */
-    /* TEARDOWN progress (resumable after -EINTR). */
-    int teardown_stage;         /* 0 not started, 1 reclaiming, 2 done */
-    GArray *reclaim;            /* pfns (2M heads included) to reclaim */
-    GArray *reclaim_levels;     /* their levels */
-    unsigned reclaim_next;
+    struct kvm *hk;             /* the hosted code's struct kvm (kshim) */
+    bool *hk_wait_for_sept_zap; /* its kvm_tdx->wait_for_sept_zap */
+    GHashTable *kslots;         /* struct sim_slot -> kvm_memory_slot */
+    GHashTable *kfiles;         /* struct sim_gmem -> its struct file */
+    const char *op;             /* injection site of the running command */
+    bool enomem_armed;          /* "enomem:map" hit: the next pin fails */
+    bool teardown_started;
     bool torn_down;
-    bool bad_call;              /* a command hit an unexpected failure */
-    /* Counters (KVM_TDX_SEPT_STATS and the report). */
-    uint64_t map_calls, unmap_calls, teardown_calls, stats_calls;
-    uint64_t seamcalls, busy_retries, kicks;
-    uint64_t demotions, promotions, promote_failed, accept_splits;
-    uint64_t sept_removed, racing_faults, enomem, eintr, eagain;
+    bool has_cap_ipc_lock;      /* read once per MAP call */
+    /* Counters of the simulator (the kernel's: KVM_TDX_SEPT_STATS). */
+    uint64_t teardown_calls, stats_calls, kicks;
+    uint64_t racing_faults, enomem, eintr, eagain;
     uint64_t pinned_pages, pinned_peak, pins, unpins;
     uint64_t charged_pages;     /* of pinned_pages, on RLIMIT_MEMLOCK */
     uint64_t prefault_refused, punch_refused;
-    uint64_t candidates_peak;
 };
 
 enum sim_tdx_state {
@@ -247,10 +228,7 @@ enum sim_tdx_state {
 
 /* guest_memfd folios the run used, per 2 MiB block (report "backing"). */
 struct sim_backing {
-    uint64_t blocks_huge;       /* a 2 MiB folio: 2M leaves possible */
-    uint64_t blocks_fallback;   /* huge folios wanted (side-table, LEAF_2M)
-                                   but none: fragmented, or not whole */
-    uint64_t blocks_4k;         /* stock 4 KiB folios (mirror, LEAF_4K) */
+    uint64_t blocks_4k;         /* 2 MiB blocks used, on 4 KiB folios */
 };
 
 struct sim_vm {
@@ -336,13 +314,7 @@ struct sim_host {
     unsigned check_every;       /* structural self-check every N ops */
     GArray *hidden_caps;        /* TDXSIM_HIDE_CAPS: caps answered as 0 */
     uint64_t memlock_pages;     /* pages charged to RLIMIT_MEMLOCK */
-    /*
-     * TDXSIM_HUGE_FRAGMENTED=PCT: share of 2 MiB guest_memfd blocks for
-     * which the host's allocator has no 2 MiB folio (seeded by
-     * TDXSIM_SEED); only matters where huge folios are asked for.
-     */
-    unsigned huge_fragmented_pct;     /* 0..100 */
-    /*
+        /*
      * TDXSIM_TEARDOWN_ORDER=key-release-first: mirror-mode VM destruction
      * releases the key first, as the unmerged KVM_TDX_TERMINATE_VM does;
      * default (linux-7.2-release): as Linux 7.2 releases guest_memfd and
@@ -371,31 +343,17 @@ struct sim_slot *sim_find_slot(struct sim_vm *vm, uint64_t gpa);
 /* Host pfn backing private gpa (needs a gmem slot); false if none. */
 bool sim_private_pfn(struct sim_vm *vm, uint64_t gpa, tdx_pfn_t *pfn,
                      struct sim_slot **slotp);
-/*
- * Whether the 2 MiB block of g holding offset off is one 2 MiB folio
- * (contiguous, 2M-aligned host pfns).  Decided at the block's first use:
- * a stock guest_memfd (mirror mode, side-table mode with LEAF_4K only)
- * has 4 KiB folios; side-table mode with LEAF_2M pins with 2 MiB folios
- * where the allocator has one (not TDXSIM_HUGE_FRAGMENTED's share, not a
- * block past the end of the file).
- */
-bool sim_gmem_block_huge(struct sim_gmem *g, uint64_t off);
-/* The whole 2M block of GPA gpa2m has a 2 MiB folio behind it, aligned. */
-bool sim_block_huge_backed(struct sim_vm *vm, uint64_t gpa2m);
 /* Set the private attribute of one gfn (KVM_SET_MEMORY_ATTRIBUTES). */
 void sim_set_gfn_private(struct sim_vm *vm, uint64_t gfn, bool private);
 
-/* kvm-pin.c: pinning of guest_memfd pages and RLIMIT_MEMLOCK charging. */
-bool sim_pin_test(struct sim_slot *slot, uint64_t gpa);
-/* Pin the n pages at gpa (one slot); -ENOMEM when over RLIMIT_MEMLOCK. */
-int sim_pin_range(struct sim_vm *vm, struct sim_slot *slot, uint64_t gpa,
-                  uint64_t n);
-/* Pages of [offset, offset + len) of g that are pinned. */
-uint64_t sim_pin_count(struct sim_gmem *g, uint64_t offset, uint64_t len);
+/*
+ * kvm-pin.c: account_locked_vm() for the hosted side-table code: n pages
+ * pinned (inc) or unpinned, charged to RLIMIT_MEMLOCK unless the process
+ * has CAP_IPC_LOCK; 0 or -ENOMEM.
+ */
+int sim_pin_account(struct sim_vm *vm, uint64_t n, bool inc);
 /* Read CAP_IPC_LOCK for the charges of one command. */
 void sim_pin_begin_call(struct sim_vm *vm);
-/* Unpin and uncharge every pinned page of the VM's guest_memfds. */
-void sim_unpin_all(struct sim_vm *vm);
 
 /* kvm-phase.c: build and teardown accounting windows. */
 void sim_phase_begin(struct sim_vm *vm, struct sim_phase *p);

@@ -148,9 +148,6 @@ void sim_init(void)
             g_array_append_val(sim.hidden_caps, cap);
         }
     }
-    /* TDXSIM_HUGE_FRAGMENTED=PCT: see sim_gmem_block_huge() (kvm-mem.c). */
-    s = getenv("TDXSIM_HUGE_FRAGMENTED");
-    sim.huge_fragmented_pct = s ? MIN(g_ascii_strtoull(s, NULL, 10), 100) : 0;
     s = getenv("TDXSIM_TEARDOWN_ORDER");
     if (s && *s && strcmp(s, "linux-7.2-release") &&
         strcmp(s, "key-release-first")) {
@@ -249,7 +246,6 @@ static int create_vm(unsigned long type)
     vm->mirror = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free,
                                        g_free);
     vm->gmems = g_ptr_array_new();
-    sim_sept_table_init(vm);
     vm->stats.ioctls = g_hash_table_new(g_str_hash, g_str_equal);
     vm->stats.exits = g_hash_table_new(g_str_hash, g_str_equal);
     o->vm = vm;

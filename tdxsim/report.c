@@ -14,6 +14,7 @@
 
 #include "report.h"
 #include "kvm.h"
+#include "kvm-sept.h"
 #include "json.h"
 
 static void counts_object(struct json_writer *w, const char *key,
@@ -130,26 +131,23 @@ static void phase_object(struct json_writer *w, const char *key,
 static void side_table_object(struct json_writer *w, struct sim_vm *vm)
 {
     struct sim_side_table *t = &vm->sept;
+    struct kvm_tdx_sept_stats k;
 
+    /* The kernel's counters (the hosted code's), then the simulator's. */
+    sim_sept_stats_read(vm, &k);
     json_key(w, "side_table");
     json_begin_object(w);
     json_key(w, "enabled");
     json_bool(w, t->enabled);
     json_kv_uint(w, "leaf_sizes", t->leaves);
-    json_kv_uint(w, "map_calls", t->map_calls);
-    json_kv_uint(w, "unmap_calls", t->unmap_calls);
+    json_kv_uint(w, "map_calls", k.map_calls);
+    json_kv_uint(w, "unmap_calls", k.unmap_calls);
     json_kv_uint(w, "teardown_calls", t->teardown_calls);
     json_kv_uint(w, "stats_calls", t->stats_calls);
-    json_kv_uint(w, "seamcalls", t->seamcalls);
-    json_kv_uint(w, "demotions", t->demotions);
-    json_kv_uint(w, "accept_splits", t->accept_splits);
-    json_kv_uint(w, "promotions", t->promotions);
-    json_kv_uint(w, "promote_failed", t->promote_failed);
-    json_kv_uint(w, "promote_candidates",
-                 g_hash_table_size(t->candidates));
-    json_kv_uint(w, "promote_candidates_peak", t->candidates_peak);
-    json_kv_uint(w, "sept_pages_removed", t->sept_removed);
-    json_kv_uint(w, "busy_retries", t->busy_retries);
+    json_kv_uint(w, "seamcalls", k.seamcalls);
+    json_kv_uint(w, "leaves_4k", k.leaves_4k);
+    json_kv_uint(w, "sept_pages", k.sept_pages);
+    json_kv_uint(w, "busy_retries", k.busy_retries);
     json_kv_uint(w, "vcpu_kicks", t->kicks);
     json_kv_uint(w, "eagain", t->eagain);
     json_kv_uint(w, "eintr", t->eintr);
@@ -334,15 +332,10 @@ static char *render(struct sim_vm *vm)
     json_kv_uint(&w, "agreement_checks", s->agree_checks);
     json_end_object(&w);
 
-    /* guest_memfd folios per 2 MiB block (kvm-mem.c sim_gmem_block_huge) */
+    /* guest_memfd folios per 2 MiB block (kvm-memslot.c) */
     json_key(&w, "backing");
     json_begin_object(&w);
-    json_kv_string(&w, "folios",
-                   vm->sept.enabled && (vm->sept.leaves & KVM_TDX_SEPT_LEAF_2M)
-                   ? "2M-when-pinned" : "4K");
-    json_kv_uint(&w, "huge_fragmented_pct", sim.huge_fragmented_pct);
-    json_kv_uint(&w, "blocks_2m_huge", vm->backing.blocks_huge);
-    json_kv_uint(&w, "blocks_2m_fallback", vm->backing.blocks_fallback);
+    json_kv_string(&w, "folios", "4K");
     json_kv_uint(&w, "blocks_4k_folios", vm->backing.blocks_4k);
     json_end_object(&w);
 

@@ -578,14 +578,15 @@ static void setup_inject(void)
     if (!drv.inj_on) {
         fprintf(stderr, "tdxsim-fuzz: TDXSIM_FUZZ_INJECT: %s\n",
                 err->message);
-        exit(2);
+        /* Not exit(): the exit handlers would wait for the VM lock. */
+        _exit(2);
     }
     for (unsigned i = 0; i < drv.inj_on->rules->len; i++) {
         if (g_array_index(drv.inj_on->rules, struct inject_rule,
                           i).kind == INJ_BUSY) {
             fprintf(stderr, "tdxsim-fuzz: TDXSIM_FUZZ_INJECT: busy rules "
                     "go to the TDX module at start-up: use TDXSIM_INJECT\n");
-            exit(2);
+            _exit(2);
         }
     }
     drv.inj_off = sim.inj;

@@ -79,6 +79,12 @@ struct kshim_host_ops {
     void (*release_hkid)(struct kvm *kvm);
     /* signal_pending(current) */
     bool (*signal_pending)(struct kvm *kvm);
+    /*
+     * Optional.  account_locked_vm(): 0 or -ENOMEM (default: against
+     * kvm->memlock_limit); gfn_to_memslot() (default: kvm->slots[]).
+     */
+    int (*account_locked)(struct kvm *kvm, unsigned long pages, bool inc);
+    struct kvm_memory_slot *(*gfn_to_memslot)(struct kvm *kvm, gfn_t gfn);
 };
 
 #define KSHIM_MAX_SLOTS 32

@@ -55,3 +55,59 @@ bool kshim_vm_side_lock_held(struct kvm *kvm)
 
     return m->owner != 0;
 }
+
+void kshim_vm_set_td(struct kvm *kvm, void *mod_td, bool five_level)
+{
+    to_kvm_tdx(kvm)->td.mod_td = mod_td;
+    kvm->gfn_direct_bits = gpa_to_gfn(BIT_ULL(five_level ? 51 : 47));
+}
+
+bool *kshim_vm_wait_for_sept_zap_flag(struct kvm *kvm)
+{
+    return &to_kvm_tdx(kvm)->wait_for_sept_zap;
+}
+
+bool kshim_vm_side_torn_down(struct kvm *kvm)
+{
+    return READ_ONCE(to_kvm_tdx(kvm)->side_sept.torn_down);
+}
+
+void kshim_vm_side_stats(struct kvm *kvm, struct kvm_tdx_sept_stats *st)
+{
+    *st = to_kvm_tdx(kvm)->side_sept.stats;
+}
+
+void kshim_vm_side_for_each_page(struct kvm *kvm,
+                                 void (*fn)(uint64_t gfn, uint64_t pfn,
+                                            bool mapped, void *opaque),
+                                 void *opaque)
+{
+    struct tdx_side_sept *ss = &to_kvm_tdx(kvm)->side_sept;
+    unsigned long index;
+    struct page *page;
+
+    xa_for_each(&ss->pages, index, page) {
+        fn(index, page->pfn, xa_get_mark(&ss->pages, index, XA_MARK_0),
+           opaque);
+    }
+}
+
+uint64_t kshim_vm_side_tables(struct kvm *kvm)
+{
+    struct tdx_side_sept *ss = &to_kvm_tdx(kvm)->side_sept;
+    unsigned long index;
+    struct page *page;
+    uint64_t n = 0;
+
+    for (int i = 0; i < TDX_SIDE_SEPT_NR_TABLE_LEVELS; i++) {
+        xa_for_each(&ss->tables[i], index, page) {
+            n++;
+        }
+    }
+    return n;
+}
+
+bool kshim_vm_bugged(struct kvm *kvm)
+{
+    return READ_ONCE(kvm->vm_bugged);
+}

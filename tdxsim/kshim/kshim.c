@@ -363,6 +363,9 @@ int account_locked_vm(struct mm_struct *mm, unsigned long n, bool inc)
     if (!kvm) {
         lock_bug("account_locked_vm() outside a kshim call");
     }
+    if (kvm->host->account_locked) {
+        return kvm->host->account_locked(kvm, n, inc);
+    }
     if (!inc) {
         kvm->locked_vm -= n;
         return 0;
@@ -406,6 +409,9 @@ void filemap_invalidate_unlock_shared(struct address_space *mapping)
 /* KVM */
 struct kvm_memory_slot *gfn_to_memslot(struct kvm *kvm, gfn_t gfn)
 {
+    if (kvm->host->gfn_to_memslot) {
+        return kvm->host->gfn_to_memslot(kvm, gfn);
+    }
     for (unsigned i = 0; i < KSHIM_MAX_SLOTS; i++) {
         struct kvm_memory_slot *s = kvm->slots[i];
 

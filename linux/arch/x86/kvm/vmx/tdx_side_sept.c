@@ -254,6 +254,12 @@ static int side_sept_map_slot(struct kvm *kvm, struct tdx_side_sept *ss,
 		if (page && xa_get_mark(&ss->pages, gfn, TDX_SIDE_SEPT_MAPPED))
 			continue;
 
+		/* Only private memory is mapped; what is done stays done. */
+		if (!kvm_mem_is_private(kvm, gfn)) {
+			r = -EPERM;
+			break;
+		}
+
 		if (!page) {
 			r = side_sept_pin(kvm, ss, slot, gfn, &page);
 			if (r)
@@ -272,22 +278,6 @@ static int side_sept_map_slot(struct kvm *kvm, struct tdx_side_sept *ss,
 	return r;
 }
 
-/* Every page must be private and in a guest_memfd memslot. */
-static int side_sept_map_check(struct kvm *kvm, gfn_t gfn, gfn_t end)
-{
-	struct kvm_memory_slot *slot;
-
-	for (; gfn < end; gfn++) {
-		slot = gfn_to_memslot(kvm, gfn);
-		if (!slot || !kvm_slot_has_gmem(slot) ||
-		    (slot->flags & KVM_MEMSLOT_INVALID))
-			return -ENOENT;
-		if (!kvm_mem_is_private(kvm, gfn))
-			return -EPERM;
-	}
-	return 0;
-}
-
 static int side_sept_map(struct kvm *kvm, struct tdx_side_sept *ss,
 			 gfn_t gfn, gfn_t end, gfn_t *next)
 {
@@ -297,9 +287,14 @@ static int side_sept_map(struct kvm *kvm, struct tdx_side_sept *ss,
 	int idx, r;
 
 	idx = srcu_read_lock(&kvm->srcu);
-	r = side_sept_map_check(kvm, gfn, end);
+	r = 0;
 	while (!r && gfn < end) {
 		slot = gfn_to_memslot(kvm, gfn);
+		if (!slot || !kvm_slot_has_gmem(slot) ||
+		    (slot->flags & KVM_MEMSLOT_INVALID)) {
+			r = -ENOENT;
+			break;
+		}
 		slot_end = min(end, slot->base_gfn + slot->npages);
 
 		file = get_file_active(&slot->gmem.file);
