@@ -462,13 +462,3 @@ uint64_t sim_sept_table_pages(struct sim_vm *vm)
 {
     return vm->sept.hk ? kshim_vm_side_tables(vm->sept.hk) : 0;
 }
-
-void sim_sept_free(struct sim_vm *vm)
-{
-    if (vm->sept.hk) {
-        kshim_vm_free(vm->sept.hk);
-        vm->sept.hk = NULL;
-    }
-    g_clear_pointer(&vm->sept.kslots, g_hash_table_destroy);
-    g_clear_pointer(&vm->sept.kfiles, g_hash_table_destroy);
-}

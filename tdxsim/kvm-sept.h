@@ -41,6 +41,5 @@ void sim_sept_for_each_page(struct sim_vm *vm,
                                        bool mapped, void *opaque),
                             void *opaque);
 uint64_t sim_sept_table_pages(struct sim_vm *vm);
-void sim_sept_free(struct sim_vm *vm);
 
 #endif /* TDXSIM_KVM_SEPT_H */

@@ -29,11 +29,6 @@ struct kvm *kshim_vm_new(void *mod_td, bool five_level,
     return &t->kvm;
 }
 
-void kshim_vm_free(struct kvm *kvm)
-{
-    free(to_kvm_tdx(kvm));
-}
-
 void kshim_vm_set_state(struct kvm *kvm, int state)
 {
     WRITE_ONCE(to_kvm_tdx(kvm)->state, state);

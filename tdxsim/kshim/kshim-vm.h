@@ -8,7 +8,6 @@
 /* mod_td: the TDX module model's TD; hkid 1, state UNINITIALIZED. */
 struct kvm *kshim_vm_new(void *mod_td, bool five_level,
                          const struct kshim_host_ops *host, void *opaque);
-void kshim_vm_free(struct kvm *kvm);
 /* enum kvm_tdx_state: 0 uninitialized, 1 initialized, 2 runnable. */
 void kshim_vm_set_state(struct kvm *kvm, int state);
 void kshim_vm_set_hkid(struct kvm *kvm, int hkid);
