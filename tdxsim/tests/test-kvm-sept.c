@@ -2,7 +2,7 @@
 /*
  * tdxsim unit test: the side-table S-EPT UAPI of the fake KVM, which is the
  * KVM series' tdx_side_sept.c hosted through kshim/ (kvm-sept.c wires it),
- * driven through the fake KVM's ioctls the way QEMU's sept-mode=side-table
+ * driven through the fake KVM's ioctls the way QEMU's x-sept-mode=side-table
  * drives it: enabling and its ordering errors, the build (4K leaves),
  * range errors, UNMAP and re-MAP, RLIMIT_MEMLOCK, injected BUSY / EINTR /
  * ENOMEM, the guest's view (racing conversions, implicit conversions), and

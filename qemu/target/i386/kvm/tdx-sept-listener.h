@@ -1,0 +1,33 @@
+/*
+ * TDX side-table S-EPT mode: memory listener glue
+ *
+ * A MemoryListener on the guest's address space that registers, for every
+ * guest_memfd-backed section, a RamDiscardListener with the section's
+ * RamBlockAttributes (the VFIO pattern): "populate" means the range became
+ * shared and is unmapped from the S-EPT, "discard" means it became private
+ * and is mapped.  A failed map makes the conversion fail and roll back.
+ * Sections added after the build get their private ranges mapped;
+ * sections removed get everything in them unmapped first.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef I386_TDX_SEPT_LISTENER_H
+#define I386_TDX_SEPT_LISTENER_H
+
+typedef struct TdxSept TdxSept;
+typedef struct TdxSeptListener TdxSeptListener;
+
+/* Start listening to the guest's memory map, converting through @sept. */
+TdxSeptListener *tdx_sept_listener_new(TdxSept *sept);
+
+/*
+ * The private ranges of all guest_memfd-backed sections now, as a GArray of
+ * TdxSeptRange, sorted and merged where they touch.
+ */
+GArray *tdx_sept_listener_private_ranges(TdxSeptListener *listener);
+
+/* Bytes of guest_memfd-backed memory in the guest's memory map. */
+uint64_t tdx_sept_listener_guest_memfd_size(TdxSeptListener *listener);
+
+#endif /* I386_TDX_SEPT_LISTENER_H */
