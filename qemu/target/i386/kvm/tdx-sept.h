@@ -50,8 +50,9 @@ bool tdx_sept_build(TdxSept *sept, const TdxSeptRange *added,
  * the kernel failed in a way that cannot be undone (the VM is bugged, or
  * undoing its partial work failed too: the range is then partly mapped);
  * any other -errno if the kernel refused (a host fault, reported) and its
- * partial work was undone.  After an undo the mapping is as before, but pages whose unmap
- * was undone lost their contents (they come back zeroed and pending).
+ * partial work was undone.  After an undo the mapping is as before, but
+ * pages whose unmap was undone lost their contents (they come back zeroed
+ * and pending).
  * Serialised by the S-EPT state's own lock: conversions call it with their
  * RamBlockAttributes lock held, the memory listener with the BQL; it never
  * takes the BQL.
