@@ -565,6 +565,30 @@ int sim_check_extension(struct sim_vm *vm, long cap)
     }
 }
 
+/*
+ * KVM_CREATE_IRQCHIP, as 7.2 kvm_arch_vm_ioctl(): one in-kernel PIC and
+ * IOAPIC per VM, before any vCPU; never for a TD (tdx_vm_init() sets
+ * has_protected_eoi: -ENOTTY), which needs the split irqchip.  libvirt's
+ * capability probe (-machine none,accel=kvm) creates one in a default VM.
+ */
+int sim_create_irqchip(struct sim_vm *vm)
+{
+    int r = 0;
+
+    pthread_mutex_lock(&vm->lock);
+    if (vm->split_irqchip || vm->kernel_irqchip) {
+        r = -EEXIST;
+    } else if (vm->type == KVM_X86_TDX_VM) {
+        r = -ENOTTY;
+    } else if (vm->nr_vcpus) {
+        r = -EINVAL;
+    } else {
+        vm->kernel_irqchip = true;
+    }
+    pthread_mutex_unlock(&vm->lock);
+    return r;
+}
+
 int sim_enable_cap(struct sim_vm *vm, struct kvm_enable_cap *cap)
 {
     int r = 0;
@@ -582,8 +606,11 @@ int sim_enable_cap(struct sim_vm *vm, struct kvm_enable_cap *cap)
         }
         break;
     case KVM_CAP_SPLIT_IRQCHIP:
-        if (cap->args[0] > 48 || vm->split_irqchip || vm->nr_vcpus) {
+        /* 7.2 kvm_vm_ioctl_enable_cap(): too many routes, then EEXIST. */
+        if (cap->args[0] > SIM_MAX_IRQ_ROUTES) {
             r = -EINVAL;
+        } else if (vm->split_irqchip || vm->kernel_irqchip || vm->nr_vcpus) {
+            r = -EEXIST;
         } else {
             vm->split_irqchip = true;
         }

@@ -33,6 +33,7 @@
 
 #define SIM_MAX_FDS         65536
 #define SIM_MAX_VCPUS       256
+#define SIM_MAX_IRQ_ROUTES  4096    /* KVM_MAX_IRQ_ROUTES */
 #define SIM_MAX_SLOTS       512
 #define SIM_VCPU_MMAP_PAGES 2           /* kvm_run + PIO data page */
 #define SIM_NR_TDCS         4           /* TDCS pages of a TD (TDX 1.5) */
@@ -247,7 +248,8 @@ struct sim_vm {
     int no_entry;
 
     uint64_t hypercall_exit_mask;   /* KVM_CAP_EXIT_HYPERCALL */
-    bool split_irqchip;
+    bool split_irqchip;         /* KVM_CAP_SPLIT_IRQCHIP */
+    bool kernel_irqchip;        /* KVM_CREATE_IRQCHIP (default VMs only) */
 
     enum sim_tdx_state tdx_state;
     struct tdx_td *td;

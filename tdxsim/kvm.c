@@ -509,6 +509,8 @@ static int vm_ioctl(struct sim_obj *o, unsigned long req, void *arg)
     case KVM_SET_IDENTITY_MAP_ADDR:
     case KVM_SET_TSS_ADDR:
         return 0;       /* TDX: accepted and ignored, as vt_set_tss_addr() */
+    case KVM_CREATE_IRQCHIP:
+        return ret_errno(sim_create_irqchip(vm));
     case KVM_SET_GSI_ROUTING: {
         struct kvm_irq_routing *r = arg;
         return ret_errno(r->nr > SIM_GSI_COUNT || r->flags ? -EINVAL : 0);

@@ -31,6 +31,7 @@ int sim_get_msr_index_list(struct kvm_msr_list *arg, bool features);
 int sim_get_feature_msrs(struct kvm_msrs *arg);
 int sim_get_device_attr(struct kvm_device_attr *attr);
 int sim_enable_cap(struct sim_vm *vm, struct kvm_enable_cap *cap);
+int sim_create_irqchip(struct sim_vm *vm);
 /* TDX view: configurable CPUID list, supported attributes and XFAM. */
 int sim_tdx_fill_caps(struct kvm_tdx_capabilities *caps);
 unsigned sim_tdx_nr_cpuid_config(void);

@@ -343,6 +343,64 @@ static void test_teardown(void)
                      ==, 1);
 }
 
+/*
+ * The irqchip modes, as 7.2 kvm_arch_vm_ioctl() and
+ * kvm_vm_ioctl_enable_cap() set them: a default VM takes a full in-kernel
+ * irqchip (libvirt's probe, -machine none), a TD only the split one.
+ */
+static int enable_split(int vm_fd, uint64_t routes)
+{
+    struct kvm_enable_cap split = { .cap = KVM_CAP_SPLIT_IRQCHIP,
+                                    .args[0] = routes };
+
+    return sim_ioctl(vm_fd, KVM_ENABLE_CAP, &split);
+}
+
+static void test_irqchip(void)
+{
+    int vm_fd, vcpu_fd;
+
+    vm_fd = sim_ioctl(sys_fd, KVM_CREATE_VM, (void *)0L);
+    g_assert_cmpint(vm_fd, >=, 0);
+    g_assert_cmpint(sim_ioctl(vm_fd, KVM_CREATE_IRQCHIP, NULL), ==, 0);
+    g_assert_cmpint(sim_ioctl(vm_fd, KVM_CREATE_IRQCHIP, NULL), ==, -1);
+    g_assert_cmpint(errno, ==, EEXIST);
+    g_assert_cmpint(enable_split(vm_fd, 24), ==, -1);
+    g_assert_cmpint(errno, ==, EEXIST);
+    sim_close(vm_fd);
+
+    vm_fd = sim_ioctl(sys_fd, KVM_CREATE_VM, (void *)0L);
+    g_assert_cmpint(vm_fd, >=, 0);
+    g_assert_cmpint(enable_split(vm_fd, 4097), ==, -1);
+    g_assert_cmpint(errno, ==, EINVAL);
+    g_assert_cmpint(enable_split(vm_fd, 4096), ==, 0);
+    g_assert_cmpint(enable_split(vm_fd, 24), ==, -1);
+    g_assert_cmpint(errno, ==, EEXIST);
+    g_assert_cmpint(sim_ioctl(vm_fd, KVM_CREATE_IRQCHIP, NULL), ==, -1);
+    g_assert_cmpint(errno, ==, EEXIST);
+    sim_close(vm_fd);
+
+    /* After the first vCPU: no irqchip of either kind. */
+    vm_fd = sim_ioctl(sys_fd, KVM_CREATE_VM, (void *)0L);
+    g_assert_cmpint(vm_fd, >=, 0);
+    vcpu_fd = sim_ioctl(vm_fd, KVM_CREATE_VCPU, (void *)0L);
+    g_assert_cmpint(vcpu_fd, >=, 0);
+    g_assert_cmpint(sim_ioctl(vm_fd, KVM_CREATE_IRQCHIP, NULL), ==, -1);
+    g_assert_cmpint(errno, ==, EINVAL);
+    g_assert_cmpint(enable_split(vm_fd, 24), ==, -1);
+    g_assert_cmpint(errno, ==, EEXIST);
+    sim_close(vcpu_fd);
+    sim_close(vm_fd);
+
+    /* A TD has protected EOIs: -ENOTTY, and the split irqchip works. */
+    vm_fd = sim_ioctl(sys_fd, KVM_CREATE_VM, (void *)5L);
+    g_assert_cmpint(vm_fd, >=, 0);
+    g_assert_cmpint(sim_ioctl(vm_fd, KVM_CREATE_IRQCHIP, NULL), ==, -1);
+    g_assert_cmpint(errno, ==, ENOTTY);
+    g_assert_cmpint(enable_split(vm_fd, 24), ==, 0);
+    sim_close(vm_fd);
+}
+
 /* A finalized mirror-mode TD of 16 MiB, all private, playing text. */
 struct mini_td {
     int vm_fd, vcpu_fd, gmem;
@@ -860,6 +918,7 @@ int main(int argc, char **argv)
     g_test_add_func("/kvm/teardown-linux-7.2-release", test_teardown_linux72);
     g_test_add_func("/kvm/teardown-key-release-first",
                     test_teardown_key_first);
+    g_test_add_func("/kvm/irqchip", test_irqchip);
     ret = g_test_run();
     unlink(trace);
     return ret;
