@@ -14,7 +14,9 @@
  * Test hook: TDXSIM_MEMLOCK_LIMIT=BYTES plays a host whose RLIMIT_MEMLOCK
  * (soft and hard) is BYTES, for every reader in the process: QEMU's check
  * and the model's charging of pins (kvm-pin.c).  A sandbox without
- * CAP_SYS_RESOURCE cannot raise the real limit to a TD's size.
+ * CAP_SYS_RESOURCE cannot raise the real limit to a TD's size.  Without
+ * it, a limit that the root daemon which started QEMU raised is read from
+ * TDXSIM_RLIMIT_DIR (preload-rlimit.h; libvirt's <hard_limit>).
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -30,6 +32,7 @@
 #include <unistd.h>
 
 #include "kvm.h"
+#include "preload-rlimit.h"
 #include "tdxsim.h"
 
 typedef int (*open_fn)(const char *, int, ...);
@@ -364,11 +367,15 @@ static bool memlock_hook(int resource, struct rlimit *rl)
 {
     const char *v = getenv("TDXSIM_MEMLOCK_LIMIT");
 
-    if (resource != RLIMIT_MEMLOCK || !v || !*v || !rl) {
+    if (resource != RLIMIT_MEMLOCK || !rl) {
         return false;
     }
-    rl->rlim_cur = rl->rlim_max = strtoull(v, NULL, 0);
-    return true;
+    if (v && *v) {
+        rl->rlim_cur = rl->rlim_max = strtoull(v, NULL, 0);
+        return true;
+    }
+    /* A limit the daemon that started QEMU raised (preload-daemon.c). */
+    return played_memlock_get(getpid(), rl);
 }
 
 int getrlimit(__rlimit_resource_t resource, struct rlimit *rl)
