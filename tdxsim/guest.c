@@ -292,8 +292,13 @@ static enum guest_result guest_mapgpa(struct sim_vcpu *vcpu,
         mapgpa_finish(vcpu, GHCI_SUBFUNC_UNSUPPORTED);
         return GUEST_CONTINUE;
     }
+    /*
+     * Linux 7.2 tdx_map_gpa(): kvm_vcpu_is_legal_gpa() on the first and
+     * last byte, i.e. below this vCPU's MAXPHYADDR (its KVM_SET_CPUID2),
+     * not the host's nor the TD's GPAW.
+     */
     status = mapgpa_check(vcpu->mg_start, vcpu->mg_end - vcpu->mg_start,
-                          vm->maxphyaddr, vm->shared_bit);
+                          vcpu->maxphyaddr, vm->shared_bit);
     if (status == GHCI_INVALID_OPERAND) {
         vm->stats.mapgpa_invalid++;
     }

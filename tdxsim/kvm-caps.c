@@ -551,6 +551,9 @@ int sim_check_extension(struct sim_vm *vm, long cap)
         return (1 << KVM_X86_DEFAULT_VM) | (1 << KVM_X86_TDX_VM);
     case KVM_CAP_EXIT_HYPERCALL:
         return 1 << SIM_HC_MAP_GPA_RANGE;
+    case KVM_CAP_GUEST_MEMFD_FLAGS:
+        /* kvm_vm_ioctl_check_extension_generic() */
+        return sim_gmem_supported_flags(vm);
     case KVM_CAP_MEMORY_ATTRIBUTES:
         return (!vm || tdx) ? KVM_MEMORY_ATTRIBUTE_PRIVATE : 0;
     case KVM_CAP_TDX_SIDE_SEPT:

@@ -36,36 +36,122 @@ void sim_zap_private(struct sim_vm *vm, uint64_t gpa, uint64_t size)
     sim_mmu_zap_private(vm, gpa, size);
 }
 
+/* Linux 7.2 include/linux/kvm_host.h, arch/x86/include/asm/kvm_host.h */
+#define KVM_USER_MEM_SLOTS      (0x7fff - 3)    /* SHRT_MAX - INTERNAL (3) */
+#define KVM_MEM_MAX_NR_PAGES    ((1ULL << 31) - 1)
+
+/*
+ * Linux 7.2 virt/kvm/kvm_main.c check_memory_region_flags(): LOG_DIRTY_PAGES
+ * and GUEST_MEMFD, but no dirty logging of a guest_memfd memslot; READONLY
+ * only where kvm_arch_has_readonly_mem() (x86: !has_protected_state, so
+ * never for a TD) and not with GUEST_MEMFD.  A TD's shared memslots may log
+ * dirty pages.
+ */
+static int check_memory_region_flags(struct sim_vm *vm, uint32_t flags)
+{
+    uint32_t valid = KVM_MEM_LOG_DIRTY_PAGES | KVM_MEM_GUEST_MEMFD;
+
+    if (flags & KVM_MEM_GUEST_MEMFD) {
+        valid &= ~KVM_MEM_LOG_DIRTY_PAGES;
+    }
+    if (vm->type != KVM_X86_TDX_VM && !(flags & KVM_MEM_GUEST_MEMFD)) {
+        valid |= KVM_MEM_READONLY;
+    }
+    return flags & ~valid ? -EINVAL : 0;
+}
+
+/*
+ * Linux 7.2 virt/kvm/guest_memfd.c kvm_gmem_bind(), vm->lock held: the fd
+ * must be open (fget(): -EBADF), a guest_memfd of this VM (-EINVAL), the
+ * range within the file (-EINVAL), and no part of it bound to another
+ * memslot already (-EEXIST: the file's bindings, of any address space).
+ * A binding goes with its memslot (kvm_gmem_unbind()) or with the file.
+ */
+static int gmem_bind(struct sim_vm *vm,
+                     const struct kvm_userspace_memory_region2 *r,
+                     struct sim_gmem **gp)
+{
+    int fd = (int)r->guest_memfd;       /* unsigned int fd: > INT_MAX bad */
+    struct sim_obj *o = fd >= 0 && fd < SIM_MAX_FDS ?
+                        __atomic_load_n(&sim.fds[fd], __ATOMIC_ACQUIRE) : NULL;
+    uint64_t start = r->guest_memfd_offset, end = start + r->memory_size;
+    struct sim_gmem *g;
+
+    if (!o) {
+        /* Not one of ours: a file of another kind, or no file at all. */
+        return fd >= 0 && syscall(SYS_fcntl, fd, F_GETFD) >= 0 ? -EINVAL
+                                                               : -EBADF;
+    }
+    if (o->kind != SIM_OBJ_GMEM || o->vm != vm) {
+        return -EINVAL;
+    }
+    g = o->gmem;
+    if (end > g->size) {
+        return -EINVAL;
+    }
+    for (unsigned i = 0; i < SIM_MAX_SLOTS; i++) {
+        struct sim_slot *s = &vm->slots[i];
+
+        if (s->used && s->gmem == g && start < s->gmem_offset + s->size &&
+            s->gmem_offset < end) {
+            return -EEXIST;
+        }
+    }
+    *gp = g;
+    return 0;
+}
+
+/*
+ * KVM_SET_USER_MEMORY_REGION2 as Linux 7.2 virt/kvm/kvm_main.c
+ * kvm_vm_ioctl_set_memory_region() and kvm_set_memory_region(), in their
+ * order: slot id, flags, alignment (size, GPA, userspace address, guest_memfd
+ * offset), address space (one for a VM with private memory, two otherwise:
+ * kvm_arch_nr_memslot_as_ids()), wrap-around, KVM_MEM_MAX_NR_PAGES; delete;
+ * a modification keeps userspace address, size, READONLY and GUEST_MEMFD
+ * (a guest_memfd memslot cannot be modified at all) and may change the
+ * other flags or move the slot; a created or moved slot must not overlap
+ * another of its address space (-EEXIST); kvm_gmem_bind(); then
+ * arch/x86/kvm/x86.c kvm_arch_prepare_memory_region() for a created or
+ * moved slot: its last gfn beyond kvm_mmu_max_gfn() (the host's
+ * MAXPHYADDR) or with a bit of kvm_gfn_direct_bits() (a TD's shared bit,
+ * set at KVM_TDX_INIT_VM: kvm_is_gfn_alias()) is -EINVAL.  Nothing refuses
+ * moving a TD's shared memslot, nor dirty logging on one.
+ *
+ * The model keeps at most SIM_MAX_SLOTS memslots (KVM_CAP_NR_MEMSLOTS): one
+ * more is -ENOMEM, where 7.2 allocates the new memslot.
+ */
 int sim_set_memory_region2(struct sim_vm *vm,
                            const struct kvm_userspace_memory_region2 *r)
 {
-    const uint32_t valid = KVM_MEM_LOG_DIRTY_PAGES | KVM_MEM_READONLY |
-                           KVM_MEM_GUEST_MEMFD;
+    unsigned as_id = r->slot >> 16, id = (uint16_t)r->slot;
+    unsigned nr_as_ids = vm->type == KVM_X86_TDX_VM ? 1 : 2;
     struct sim_slot *slot = NULL, *free_slot = NULL;
     struct sim_gmem *gmem = NULL;
-    int ret = 0;
+    bool move = false;
+    uint64_t last_gfn;
+    int ret;
 
-    if ((r->flags & ~valid) || (r->guest_phys_addr | r->memory_size) & 0xfff ||
-        r->guest_phys_addr + r->memory_size < r->guest_phys_addr ||
-        (r->slot >> 16) > 0 || (r->slot & 0xffff) >= SIM_MAX_SLOTS) {
+    if (id >= KVM_USER_MEM_SLOTS) {
         return -EINVAL;
     }
-    if (vm->type == KVM_X86_TDX_VM &&
-        (r->flags & (KVM_MEM_READONLY | KVM_MEM_LOG_DIRTY_PAGES))) {
+    ret = check_memory_region_flags(vm, r->flags);
+    if (ret) {
+        return ret;
+    }
+    if ((r->memory_size | r->guest_phys_addr | r->userspace_addr) & 0xfff) {
         return -EINVAL;
     }
-    if (r->flags & KVM_MEM_GUEST_MEMFD) {
-        int fd = r->guest_memfd;
-        struct sim_obj *o = fd >= 0 && fd < SIM_MAX_FDS ? sim.fds[fd] : NULL;
-
-        if (!o || o->kind != SIM_OBJ_GMEM || o->vm != vm) {
-            return -EINVAL;
-        }
-        gmem = o->gmem;
-        if ((r->guest_memfd_offset & 0xfff) ||
-            r->guest_memfd_offset + r->memory_size > gmem->size) {
-            return -EINVAL;
-        }
+    if ((r->flags & KVM_MEM_GUEST_MEMFD) &&
+        ((r->guest_memfd_offset & 0xfff) ||
+         r->guest_memfd_offset + r->memory_size < r->guest_memfd_offset)) {
+        return -EINVAL;
+    }
+    if (as_id >= nr_as_ids) {
+        return -EINVAL;
+    }
+    if (r->guest_phys_addr + r->memory_size < r->guest_phys_addr ||
+        (r->memory_size >> 12) > KVM_MEM_MAX_NR_PAGES) {
+        return -EINVAL;
     }
 
     pthread_mutex_lock(&vm->lock);
@@ -89,30 +175,55 @@ int sim_set_memory_region2(struct sim_vm *vm,
         goto out;
     }
     if (slot) {
-        /*
-         * Private memslots are immutable (they can only be deleted); of
-         * the others only flag changes are modelled.
-         */
+        /* Private memslots are immutable, they can only be deleted. */
         if ((r->flags & KVM_MEM_GUEST_MEMFD) ||
-            slot->gpa != r->guest_phys_addr || slot->size != r->memory_size ||
-            ((slot->flags ^ r->flags) & (KVM_MEM_GUEST_MEMFD |
-                                          KVM_MEM_READONLY))) {
+            r->userspace_addr != slot->uaddr || r->memory_size != slot->size ||
+            ((r->flags ^ slot->flags) & (KVM_MEM_READONLY |
+                                         KVM_MEM_GUEST_MEMFD))) {
             ret = -EINVAL;
-        } else {
-            slot->flags = r->flags;
+            goto out;
         }
-        goto out;
+        if (r->guest_phys_addr == slot->gpa) {
+            /* KVM_MR_FLAGS_ONLY, or nothing to change. */
+            slot->flags = r->flags;
+            goto out;
+        }
+        move = true;            /* KVM_MR_MOVE */
     }
+    /* kvm_check_memslot_overlap(): the same address space, other ids. */
     for (unsigned i = 0; i < SIM_MAX_SLOTS; i++) {
         struct sim_slot *s = &vm->slots[i];
-        if (s->used && r->guest_phys_addr < s->gpa + s->size &&
+
+        if (s->used && s != slot && (s->slot >> 16) == as_id &&
+            r->guest_phys_addr < s->gpa + s->size &&
             s->gpa < r->guest_phys_addr + r->memory_size) {
             ret = -EEXIST;
             goto out;
         }
     }
-    if (!free_slot) {
-        ret = -ENOSPC;
+    if (!move && !free_slot) {
+        ret = -ENOMEM;
+        goto out;
+    }
+    if (r->flags & KVM_MEM_GUEST_MEMFD) {
+        ret = gmem_bind(vm, r, &gmem);
+        if (ret) {
+            goto out;
+        }
+    }
+    /* kvm_arch_prepare_memory_region(), KVM_MR_CREATE and KVM_MR_MOVE */
+    last_gfn = (r->guest_phys_addr + r->memory_size - 1) >> 12;
+    if (last_gfn > (1ULL << (sim_host_phys_bits() - 12)) - 1 ||
+        ((last_gfn << 12) & vm->shared_bit)) {
+        ret = -EINVAL;
+        goto out;
+    }
+    if (move) {
+        sim_log("memslot %u: moved from gpa 0x%llx to 0x%llx", r->slot,
+                (unsigned long long)slot->gpa,
+                (unsigned long long)r->guest_phys_addr);
+        slot->gpa = r->guest_phys_addr;
+        slot->flags = r->flags;
         goto out;
     }
     *free_slot = (struct sim_slot) {
@@ -130,6 +241,23 @@ out:
 }
 
 /*
+ * Linux 7.2 include/linux/kvm_host.h kvm_gmem_get_supported_flags():
+ * GUEST_MEMFD_FLAG_MMAP always, INIT_SHARED without a VM (the system fd)
+ * or where kvm_arch_supports_gmem_init_shared() (arch/x86/kvm/x86.c: a VM
+ * without private memory, so never a TD).  KVM_CAP_GUEST_MEMFD_FLAGS
+ * answers the same (kvm_vm_ioctl_check_extension_generic()).
+ */
+uint64_t sim_gmem_supported_flags(struct sim_vm *vm)
+{
+    uint64_t flags = GUEST_MEMFD_FLAG_MMAP;
+
+    if (!vm || vm->type != KVM_X86_TDX_VM) {
+        flags |= GUEST_MEMFD_FLAG_INIT_SHARED;
+    }
+    return flags;
+}
+
+/*
  * Linux 7.2 kvm_gmem_create(): flags within kvm_gmem_get_supported_flags()
  * (GUEST_MEMFD_FLAG_MMAP always; INIT_SHARED only for VMs without private
  * memory, so never for a TD), size > 0 and page aligned; the reserved words
@@ -137,8 +265,7 @@ out:
  */
 int sim_create_guest_memfd(struct sim_vm *vm, struct kvm_create_guest_memfd *a)
 {
-    uint64_t supported = GUEST_MEMFD_FLAG_MMAP |
-        (vm->type == KVM_X86_TDX_VM ? 0 : GUEST_MEMFD_FLAG_INIT_SHARED);
+    uint64_t supported = sim_gmem_supported_flags(vm);
     struct sim_obj *o;
     struct sim_gmem *g;
     uint64_t pages;
@@ -340,6 +467,16 @@ int sim_gmem_mmap_check(int fd, int flags)
 ssize_t sim_gmem_pwrite(struct sim_gmem *g, const void *buf, size_t len,
                         uint64_t off)
 {
+    /*
+     * kvm_gmem_populate() (Linux 7.2 virt/kvm/guest_memfd.c): no file any
+     * more (kvm_gmem_release() ran), -EFAULT before any page is copied;
+     * the caller turns the short write into -EFAULT.  (Its fd may be
+     * another file's by now.)
+     */
+    if (g->released) {
+        errno = EBADF;
+        return -1;
+    }
     /* The model's own copy: straight to the backing memfd. */
     return syscall(SYS_pwrite64, g->fd, buf, len, (off_t)off);
 }

@@ -112,3 +112,24 @@ bool sim_private_pfn(struct sim_vm *vm, uint64_t gpa, tdx_pfn_t *pfn,
     return true;
 }
 
+/*
+ * The page KVM gets for a private fault, a pre-fault, INIT_MEM_REGION's
+ * PAGE.ADD or a side-table pin: Linux 7.2 kvm_gmem_get_pfn()
+ * (virt/kvm/guest_memfd.c) takes the memslot's file with
+ * kvm_gmem_get_file(), which is NULL once kvm_gmem_release() ran (the last
+ * reference to the guest_memfd gone: it cleared slot->gmem.file of every
+ * binding), and returns -EFAULT then; the memslot stays.  A private fault
+ * turns that into a memory-fault exit (arch/x86/kvm/mmu/mmu.c
+ * kvm_mmu_faultin_pfn_gmem(): kvm_mmu_prepare_memory_fault_exit(),
+ * -EFAULT), as it does for no memslot (kvm_handle_noslot_fault()) or one
+ * without a guest_memfd (!kvm_slot_has_gmem()).
+ */
+int sim_gmem_get_pfn(struct sim_vm *vm, uint64_t gpa, tdx_pfn_t *pfn)
+{
+    struct sim_slot *s = sim_find_slot(vm, gpa);
+
+    if (!s || !s->gmem || s->gmem->released) {
+        return -EFAULT;
+    }
+    return sim_private_pfn(vm, gpa, pfn, NULL) ? 0 : -EFAULT;
+}

@@ -81,8 +81,14 @@ int sim_mmu_map_private(struct sim_vm *vm, uint64_t gpa, bool add_page)
         return -EOPNOTSUPP;
     }
     gpa &= ~0xfffULL;
-    if (!sim_private_pfn(vm, gpa, &pfn, NULL)) {
-        return -EFAULT;
+    /*
+     * No guest_memfd behind it, or its file released: -EFAULT
+     * (kvm_mmu_faultin_pfn_gmem() -> kvm_gmem_get_pfn(); a fault makes it
+     * a memory-fault exit, kvm_gmem_populate() returns it as it is).
+     */
+    r = sim_gmem_get_pfn(vm, gpa, &pfn);
+    if (r) {
+        return r;
     }
     if (tdx_td_lookup(vm->td, gpa, &info)) {
         return 0;       /* spurious: a racing fault mapped it already */
@@ -256,9 +262,13 @@ int sim_pre_fault_memory(struct sim_vcpu *vcpu, struct kvm_pre_fault_memory *r)
     }
     pthread_mutex_lock(&vm->lock);
     if (vm->tdx_state != SIM_TDX_RUNNABLE && vm->type == KVM_X86_TDX_VM) {
-        /* Upstream refuses pre-fault before the TD is finalized. */
+        /*
+         * Linux 7.2 mmu.c kvm_arch_vcpu_pre_fault_memory():
+         * !kvm->arch.pre_fault_allowed -> -EOPNOTSUPP; false for a TD
+         * (x86.c kvm_arch_init_vm()) until tdx.c tdx_td_finalize() sets it.
+         */
         pthread_mutex_unlock(&vm->lock);
-        return -EINVAL;
+        return -EOPNOTSUPP;
     }
     while (r->size) {
         struct sim_slot *slot = sim_find_slot(vm, r->gpa);

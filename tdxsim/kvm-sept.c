@@ -58,7 +58,12 @@ static struct kvm_memory_slot *kslot(struct sim_vm *vm, struct sim_slot *s)
     k->npages = s->size >> 12;
     k->flags = s->flags;
     k->gmem.pgoff = s->gmem_offset >> 12;
-    k->gmem.file = s->gmem ? gmem_file(vm, s->gmem) : NULL;
+    /*
+     * Linux 7.2 kvm_gmem_release() clears slot->gmem.file of every binding
+     * when the guest_memfd's last reference goes; the memslot stays.
+     */
+    k->gmem.file = s->gmem && !s->gmem->released ? gmem_file(vm, s->gmem)
+                                                 : NULL;
     return k;
 }
 
@@ -74,9 +79,11 @@ static int host_gmem_get_pfn(struct kvm *kvm, struct kvm_memory_slot *slot,
                              gfn_t gfn, struct page **page)
 {
     tdx_pfn_t pfn;
+    int r = sim_gmem_get_pfn(host_vm(kvm), gfn << 12, &pfn);
 
-    if (!sim_private_pfn(host_vm(kvm), gfn << 12, &pfn, NULL)) {
-        return -EFAULT;
+    /* kvm_gmem_get_pfn(): -EFAULT once the file is released. */
+    if (r) {
+        return r;
     }
     *page = kshim_page_get(pfn);
     return 0;
@@ -228,8 +235,10 @@ int sim_sept_add_page(struct sim_vm *vm, uint64_t gpa)
     tdx_pfn_t pfn;
     int r;
 
-    if (!sim_private_pfn(vm, gpa, &pfn, NULL)) {
-        return -EFAULT;
+    /* kvm_gmem_populate(): -EFAULT once the file is released. */
+    r = sim_gmem_get_pfn(vm, gpa, &pfn);
+    if (r) {
+        return r;
     }
     /* kvm_gmem_populate() holds the folio and the invalidate lock. */
     page = kshim_page_get(pfn);

@@ -86,15 +86,61 @@ static int check_td_cpuid(const struct kvm_cpuid2 *c)
 }
 
 /*
+ * __tdx_td_init()'s "teardown" after a failed TDH.MNG.INIT: the TD exists
+ * in the TDX module (TDR, TDCS pages, HKID); tdx_mmu_release_hkid()
+ * (no vCPU yet: MNG.VPFLUSHDONE, PHYMEM.CACHE.WB, MNG.KEY.FREEID) and
+ * tdx_reclaim_td_control_pages() (RECLAIM of the TDCS pages, the TDR,
+ * PHYMEM.PAGE.WBINVD of the TDR) give every page back.  KVM's state stays
+ * TD_STATE_UNINITIALIZED: userspace may try INIT_VM again.
+ */
+static void td_init_undo(struct sim_vm *vm)
+{
+    uint64_t seamcalls = 0;
+    tdx_status_t err;
+
+    if (!sim_tdx_release_hkid(vm, &seamcalls)) {
+        for (unsigned i = 0; i < SIM_NR_TDCS; i++) {
+            err = tdh_phymem_page_reclaim(sim.mod, vm->tdcs_pfns[i]);
+            if (err) {
+                sim_seamcall_failed(vm, "TDH.PHYMEM.PAGE.RECLAIM", 0, err);
+            }
+            sim_free_ctl_pfn(vm->tdcs_pfns[i]);
+        }
+        err = tdh_phymem_page_reclaim(sim.mod, vm->tdr_pfn);
+        if (!err) {
+            err = tdh_phymem_page_wbinvd(sim.mod, vm->tdr_pfn);
+        }
+        if (err) {
+            sim_seamcall_failed(vm, "TDX teardown of the TDR", 0, err);
+        }
+        sim_free_ctl_pfn(vm->tdr_pfn);
+    }
+    vm->td = NULL;
+    vm->hkid_released = false;
+    __atomic_store_n(&vm->no_entry, 0, __ATOMIC_SEQ_CST);
+}
+
+/*
  * KVM_TDX_INIT_VM as Linux 7.2 tdx_td_init(), setup_tdparams(),
  * setup_tdparams_eptp_controls() and setup_tdparams_cpuids(), in their
- * order.  Only TDH.MNG.INIT's OPERAND_INVALID writes hw_error.
+ * order, then __tdx_td_init(): TDH.MNG.INIT failing OPERAND_INVALID (a
+ * TD_PARAMS field the module refuses: XFAM combination, TSC frequency)
+ * is -EINVAL with the status in hw_error ("Because a user gives
+ * operands, don't warn"), any other failure TDX_BUG_ON_1 (-EIO, the VM
+ * is dead, hw_error 0); either way the TD is torn down (td_init_undo()).
+ * TD_PARAMS as setup_tdparams() fills it: MAX_VCPUS = kvm->max_vcpus
+ * (tdx_vm_init(): min(KVM_MAX_VCPUS, num_present_cpus()), never 0, not
+ * settable by userspace on x86: here SIM_MAX_VCPUS, what
+ * KVM_CAP_MAX_VCPUS answers), XFAM = xfam | xfam_fixed1, TSC_FREQUENCY =
+ * TDX_TSC_KHZ_TO_25MHZ(default_tsc_khz) (a u16 field).
  */
 static int tdx_init_vm(struct sim_vm *vm, struct kvm_tdx_cmd *cmd)
 {
     struct kvm_tdx_init_vm *init = (void *)(uintptr_t)cmd->data;
     struct kvm_tdx_capabilities caps;
     const struct kvm_cpuid_entry2 *e;
+    struct tdx_td_params params;
+    tdx_status_t err;
     unsigned guest_pa;
     size_t csize;
     int r;
@@ -154,20 +200,37 @@ static int tdx_init_vm(struct sim_vm *vm, struct kvm_tdx_cmd *cmd)
         return r;
     }
 
+    params.max_vcpus = SIM_MAX_VCPUS;
+    params.xfam = init->xfam | TDX_XFAM_FIXED1;
+    params.tsc_frequency = (uint16_t)(vm->default_tsc_khz / (25 * 1000));
+    params.gpaw = guest_pa;
+
     vm->tdr_pfn = sim_alloc_ctl_pfn();
     for (unsigned i = 0; i < SIM_NR_TDCS; i++) {
         vm->tdcs_pfns[i] = sim_alloc_ctl_pfn();
     }
-    vm->td = tdx_td_create(sim.mod, vm->tdr_pfn, vm->tdcs_pfns, SIM_NR_TDCS,
-                           guest_pa);
+    err = tdx_td_create_params(sim.mod, vm->tdr_pfn, vm->tdcs_pfns,
+                               SIM_NR_TDCS, &params, &vm->td);
     if (!vm->td) {
         return -EIO;
     }
+    if (err) {
+        if (TDX_STATUS_CLASS(err) == TDX_OPERAND_INVALID) {
+            cmd->hw_error = err;
+            r = -EINVAL;
+        } else {
+            sim_seamcall_failed(vm, "TDH.MNG.INIT", 0, err);
+            r = -EIO;
+        }
+        sim_log("INIT_VM: TDH.MNG.INIT failed: %s (0x%016" PRIx64 ")",
+                tdx_status_name(err), err);
+        td_init_undo(vm);
+        return r;
+    }
     vm->gpaw = guest_pa;
-    vm->maxphyaddr = sim_host_phys_bits();
     vm->shared_bit = tdx_td_shared_bit(vm->td);
     vm->td_attributes = init->attributes;
-    vm->xfam = init->xfam;
+    vm->xfam = params.xfam;
     csize = sizeof(struct kvm_cpuid2) +
             init->cpuid.nent * sizeof(struct kvm_cpuid_entry2);
     vm->td_cpuid = g_malloc(csize);
@@ -192,7 +255,10 @@ static int tdx_init_vm(struct sim_vm *vm, struct kvm_tdx_cmd *cmd)
 /*
  * Linux 7.2 tdx_td_finalize(): no check of flags or data; hw_error is the
  * TDH.MR.FINALIZE status, written back on every path past the state check
- * (0 on success); BUSY -> -EBUSY; any other error is a KVM_BUG_ON (-EIO).
+ * (0 on success); BUSY -> -EBUSY; any other error is TDX_BUG_ON (-EIO, the
+ * VM is dead).  That includes a TD without any initialised vCPU: 7.2
+ * checks no vCPU count first (tdx_vm_ioctl() only wants created_vcpus ==
+ * online_vcpus, -EBUSY), the module answers TDX_NO_VCPUS (tdxmod.c).
  */
 static int tdx_finalize(struct sim_vm *vm, struct kvm_tdx_cmd *cmd)
 {
@@ -279,11 +345,28 @@ int sim_tdx_create_vcpu(struct sim_vm *vm)
     return 0;
 }
 
+/*
+ * KVM_TDX_INIT_VCPU, Linux 7.2 tdx_vcpu_init(): flags or a vCPU
+ * initialised already -EINVAL; then "TDX requires X2APIC, userspace is
+ * responsible for configuring guest CPUID accordingly": the APIC base
+ * 0xfee00000 | x2APIC mode (| BSP for vCPU 0) goes through
+ * lapic.c kvm_apic_set_base(), which refuses (-EINVAL here) a base with
+ * X2APIC_ENABLE when the vCPU's CPUID (KVM_SET_CPUID2, none: no x2APIC)
+ * lacks x2APIC, or with bits at or above its MAXPHYADDR.  Only then
+ * tdx_td_vcpu_init(): TDH.VP.CREATE, VP.ADDCX, VP.INIT.
+ */
+#define APIC_BASE_X2APIC_BSP    (0xfee00000ULL | (1ULL << 11) | (1ULL << 10) | \
+                                 (1ULL << 8))
+
 static int tdx_init_vcpu(struct sim_vcpu *vcpu, struct kvm_tdx_cmd *cmd)
 {
     struct sim_vm *vm = vcpu->vm;
 
     if (cmd->flags || vcpu->tdx_initialized) {
+        return -EINVAL;
+    }
+    if (!vcpu->cpuid_x2apic ||
+        (vcpu->maxphyaddr < 64 && (APIC_BASE_X2APIC_BSP >> vcpu->maxphyaddr))) {
         return -EINVAL;
     }
     vcpu->tdvpr_pfn = sim_alloc_ctl_pfn();

@@ -107,6 +107,16 @@ struct sim_vcpu {
     tdx_pfn_t tdvpr_pfn;
     tdx_pfn_t tdcx_pfns[SIM_NR_TDCX];
     uint64_t init_rcx;          /* KVM_TDX_INIT_VCPU data (TD HOB GPA) */
+    /*
+     * What KVM_SET_CPUID2 gave the vCPU (Linux 7.2 cpuid.c
+     * kvm_vcpu_after_set_cpuid()): MAXPHYADDR (cpuid_query_maxphyaddr():
+     * CPUID 0x80000008 EAX[7:0], 36 without it, also before any
+     * SET_CPUID2), the legal GPA width of kvm_vcpu_is_legal_gpa(); x2APIC
+     * (CPUID 1 ECX[21], guest_cpu_cap_has(X86_FEATURE_X2APIC)).
+     */
+    unsigned maxphyaddr;
+    bool cpuid_x2apic;
+    uint32_t tsc_khz;           /* virtual_tsc_khz (KVM_GET_TSC_KHZ) */
 
     /*
      * Scripted guest (guest.c's state; KVM never reads it): the vCPU's
@@ -250,13 +260,13 @@ struct sim_vm {
     uint64_t hypercall_exit_mask;   /* KVM_CAP_EXIT_HYPERCALL */
     bool split_irqchip;         /* KVM_CAP_SPLIT_IRQCHIP */
     bool kernel_irqchip;        /* KVM_CREATE_IRQCHIP (default VMs only) */
+    uint32_t default_tsc_khz;   /* KVM_SET_TSC_KHZ (VM): TD_PARAMS' TSC */
 
     enum sim_tdx_state tdx_state;
     struct tdx_td *td;
     tdx_pfn_t tdr_pfn;
     tdx_pfn_t tdcs_pfns[SIM_NR_TDCS];
     unsigned gpaw;              /* 48 or 52 */
-    unsigned maxphyaddr;        /* guest MAXPHYADDR (legal GPA width) */
     uint64_t shared_bit;
     uint64_t td_attributes, xfam;
     struct kvm_cpuid2 *td_cpuid;    /* as given to INIT_VM */
@@ -342,9 +352,18 @@ void sim_track_peaks(struct sim_vm *vm);
 bool sim_gfn_private(struct sim_vm *vm, uint64_t gfn);
 bool sim_range_private(struct sim_vm *vm, uint64_t gpa, uint64_t size);
 struct sim_slot *sim_find_slot(struct sim_vm *vm, uint64_t gpa);
-/* Host pfn backing private gpa (needs a gmem slot); false if none. */
+/*
+ * Host pfn backing private gpa (needs a gmem slot); false if none.  The
+ * inode's page, whether or not the guest_memfd file was released (the
+ * checks' view); KVM's own way to it is sim_gmem_get_pfn().
+ */
 bool sim_private_pfn(struct sim_vm *vm, uint64_t gpa, tdx_pfn_t *pfn,
                      struct sim_slot **slotp);
+/*
+ * kvm_gmem_get_pfn() for a fault, pre-fault, INIT_MEM_REGION or pin: 0, or
+ * -EFAULT without a guest_memfd slot or once its file was released.
+ */
+int sim_gmem_get_pfn(struct sim_vm *vm, uint64_t gpa, tdx_pfn_t *pfn);
 /* Set the private attribute of one gfn (KVM_SET_MEMORY_ATTRIBUTES). */
 void sim_set_gfn_private(struct sim_vm *vm, uint64_t gfn, bool private);
 

@@ -22,6 +22,8 @@
 #include "kvm-sept.h"
 
 #define DEFAULT_DEVICE "/dev/tdxsim-kvm"
+/* The host's tsc_khz: kvm_arch_init_vm()'s default_tsc_khz of every VM. */
+#define HOST_TSC_KHZ 2500000u           /* 2.5 GHz: a multiple of 25 MHz */
 
 static void apply_busy_rules(void)
 {
@@ -241,6 +243,7 @@ static int create_vm(unsigned long type)
     vm->fd = o->fd;
     vm->type = type;
     vm->refs = 1;
+    vm->default_tsc_khz = HOST_TSC_KHZ;
     vm->attrs = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free,
                                       g_free);
     vm->mirror = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free,
@@ -296,6 +299,9 @@ static int create_vcpu(struct sim_vm *vm, unsigned long id)
     vcpu->fd = o->fd;
     vcpu->vcpu_id = id;
     vcpu->vp = -1;
+    /* kvm_arch_vcpu_create(): kvm_vcpu_after_set_cpuid() on no CPUID. */
+    vcpu->maxphyaddr = 36;
+    vcpu->tsc_khz = vm->default_tsc_khz;
     vcpu->run = run;
     vcpu->run_size = size;
     vcpu->run->io.data_offset = SIM_PAGE_SIZE;
@@ -380,6 +386,95 @@ void sim_fini(void)
             _exit(SIM_EXIT_RUN_FAILED);
         }
     }
+}
+
+/*
+ * Linux 7.2 cpuid.c kvm_find_cpuid_entry2(): the first entry of function
+ * whose index matches or is not significant; index -1
+ * (KVM_CPUID_INDEX_NOT_SIGNIFICANT, kvm_find_cpuid_entry()): the first
+ * entry of function.
+ */
+static const struct kvm_cpuid_entry2 *cpuid_find(const struct kvm_cpuid2 *c,
+                                                 uint32_t function,
+                                                 int64_t index)
+{
+    for (unsigned i = 0; i < c->nent; i++) {
+        const struct kvm_cpuid_entry2 *e = &c->entries[i];
+
+        if (e->function == function &&
+            (index < 0 || !(e->flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX) ||
+             e->index == index)) {
+            return e;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * KVM_SET_CPUID2 as Linux 7.2 kvm_vcpu_ioctl_set_cpuid2() -> kvm_set_cpuid():
+ * -E2BIG beyond KVM_MAX_CPUID_ENTRIES; kvm_check_cpuid(): CPUID
+ * 0x80000008 EAX[15:8] (linear address bits) 48, 57 or 0, else -EINVAL;
+ * then kvm_vcpu_after_set_cpuid() derives what the model uses:
+ * MAXPHYADDR (cpuid_query_maxphyaddr(): 0x80000008 EAX[7:0] when
+ * 0x80000000 EAX reaches it, else 36) and x2APIC (guest_cpu_cap_has():
+ * CPUID 1 ECX[21] as given, X2APIC being EMULATED_F).  Not modelled: the
+ * "same CPUID only" rule after KVM_RUN (kvm_cpuid_check_equal()).
+ */
+static int set_cpuid2(struct sim_vcpu *vcpu, const struct kvm_cpuid2 *c)
+{
+    const struct kvm_cpuid_entry2 *e;
+    unsigned maxphyaddr = 36;
+
+    if (c->nent > 256) {
+        return -E2BIG;
+    }
+    e = cpuid_find(c, 0x80000008, -1);
+    if (e) {
+        unsigned vaddr_bits = (e->eax & 0xff00) >> 8;
+
+        if (vaddr_bits != 48 && vaddr_bits != 57 && vaddr_bits != 0) {
+            return -EINVAL;
+        }
+    }
+    e = cpuid_find(c, 0x80000000, -1);
+    if (e && e->eax >= 0x80000008) {
+        e = cpuid_find(c, 0x80000008, -1);
+        if (e) {
+            maxphyaddr = e->eax & 0xff;
+        }
+    }
+    e = cpuid_find(c, 1, 0);
+    pthread_mutex_lock(&vcpu->vm->lock);
+    vcpu->maxphyaddr = maxphyaddr;
+    vcpu->cpuid_x2apic = e && (e->ecx & (1u << 21));
+    pthread_mutex_unlock(&vcpu->vm->lock);
+    return 0;
+}
+
+/*
+ * KVM_SET_TSC_KHZ on the VM fd, Linux 7.2 kvm_arch_vm_ioctl(): -EINVAL at
+ * or above kvm_caps.max_guest_tsc_khz (VMX: min(0x7fffffff, the largest
+ * scaled host TSC) = 0x7fffffff) and once a vCPU exists; 0 means the
+ * host's tsc_khz.  It becomes TD_PARAMS.TSC_FREQUENCY at INIT_VM
+ * (setup_tdparams()), where the TDX module checks its range.
+ */
+static int set_vm_tsc_khz(struct sim_vm *vm, uint32_t khz)
+{
+    int r = -EINVAL;
+
+    if (khz >= 0x7fffffffu) {
+        return -EINVAL;
+    }
+    if (khz == 0) {
+        khz = HOST_TSC_KHZ;
+    }
+    pthread_mutex_lock(&vm->lock);
+    if (!vm->nr_vcpus) {
+        vm->default_tsc_khz = khz;
+        r = 0;
+    }
+    pthread_mutex_unlock(&vm->lock);
+    return r;
 }
 
 /* ---- dispatch ---- */
@@ -518,7 +613,7 @@ static int vm_ioctl(struct sim_obj *o, unsigned long req, void *arg)
     case KVM_CREATE_GUEST_MEMFD:
         return ret_errno(sim_create_guest_memfd(vm, arg));
     case KVM_SET_TSC_KHZ:
-        return ((unsigned long)arg > 10000000) ? ret_errno(-EINVAL) : 0;
+        return ret_errno(set_vm_tsc_khz(vm, (uint32_t)(unsigned long)arg));
     case KVM_CREATE_VCPU:
         return create_vcpu(vm, (unsigned long)arg);
     case KVM_GET_CLOCK: {
@@ -589,13 +684,11 @@ static int vcpu_ioctl(struct sim_obj *o, unsigned long req, void *arg)
     case KVM_PRE_FAULT_MEMORY:
         return ret_errno(sim_pre_fault_memory(vcpu, arg));
     case KVM_GET_TSC_KHZ:
-        return 2500000;             /* 2.5 GHz: a multiple of 25 MHz */
+        return vcpu->tsc_khz;
     case KVM_X86_SETUP_MCE:
         return 0;
-    case KVM_SET_CPUID2: {
-        struct kvm_cpuid2 *c = arg;
-        return ret_errno(c->nent > 256 ? -E2BIG : 0);
-    }
+    case KVM_SET_CPUID2:
+        return ret_errno(set_cpuid2(vcpu, arg));
     case KVM_SET_MSRS:
         return ((struct kvm_msrs *)arg)->nmsrs;
     case KVM_GET_MSRS: {

@@ -46,6 +46,8 @@ unsigned sim_host_phys_bits(void);
 int sim_set_memory_region2(struct sim_vm *vm,
                            const struct kvm_userspace_memory_region2 *r);
 int sim_create_guest_memfd(struct sim_vm *vm, struct kvm_create_guest_memfd *a);
+/* GUEST_MEMFD_FLAG_* a guest_memfd of vm (NULL: the system fd) may have. */
+uint64_t sim_gmem_supported_flags(struct sim_vm *vm);
 int sim_set_memory_attributes(struct sim_vm *vm,
                               const struct kvm_memory_attributes *a);
 /*
@@ -66,7 +68,10 @@ void sim_gmem_release(struct sim_vm *vm, struct sim_gmem *g);
  * pread()/pwrite() -ESPIPE: the file has no read/write operations.
  */
 int sim_gmem_mmap_check(int fd, int flags);
-/* The model's own write into a guest_memfd (INIT_MEM_REGION's copy). */
+/*
+ * The model's own write into a guest_memfd (INIT_MEM_REGION's copy); -1
+ * (EBADF) once the file is released.
+ */
 ssize_t sim_gmem_pwrite(struct sim_gmem *g, const void *buf, size_t len,
                         uint64_t off);
 /*

@@ -67,6 +67,9 @@ struct tdx_td {
     unsigned gpaw;
     unsigned levels;            /* 4 or 5 */
     enum tdx_td_state state;
+    /* TDH.MNG.INIT failed: TDCS op_state still UNINITIALIZED (state BUILD). */
+    bool op_uninit;
+    uint16_t max_vcpus;         /* TD_PARAMS.MAX_VCPUS */
     bool cache_wb_done;
     uint64_t epoch;             /* TDCS.TD_EPOCH */
     struct sept_node *root;     /* entries at level levels - 1 */

@@ -184,17 +184,64 @@ static bool pfns_free_and_distinct(const struct tdxmod *m, tdx_pfn_t tdr,
     return true;
 }
 
-struct tdx_td *tdx_td_create(struct tdxmod *m, tdx_pfn_t tdr_pfn,
-                             const tdx_pfn_t *tdcs_pfns, unsigned nr_tdcs,
-                             unsigned gpaw)
+/*
+ * Module 1.5 helpers.c check_xfam(), the combinations: x87 and SSE set
+ * (TDX_XFAM_FIXED1), nothing outside TDX_XFAM_FIXED0, the three AVX-512
+ * components together and only with AVX, CET_U with CET_S, the two AMX
+ * components together.  (The module also refuses bits the CPU lacks;
+ * KVM's setup_tdparams() refuses those first, with -EINVAL.)
+ */
+#define TDX_XFAM_FIXED0     0x6DBE7ULL
+#define XFAM_BIT(x, b)      (((x) >> (b)) & 1)
+
+static bool xfam_valid(uint64_t xfam)
+{
+    return (xfam & ~TDX_XFAM_FIXED0) == 0 &&
+           (xfam & TDX_XFAM_FIXED1) == TDX_XFAM_FIXED1 &&
+           !(XFAM_BIT(xfam, 5) && !XFAM_BIT(xfam, 2)) &&
+           XFAM_BIT(xfam, 5) == XFAM_BIT(xfam, 6) &&
+           XFAM_BIT(xfam, 5) == XFAM_BIT(xfam, 7) &&
+           XFAM_BIT(xfam, 11) == XFAM_BIT(xfam, 12) &&
+           XFAM_BIT(xfam, 17) == XFAM_BIT(xfam, 18);
+}
+
+/*
+ * TDH.MNG.INIT's checks of TD_PARAMS, in the module's order
+ * (tdh_mng_init.c read_and_set_td_configurations(): ATTRIBUTES, XFAM,
+ * MAX_VCPUS, ..., TSC_FREQUENCY); each failure is OPERAND_INVALID | the
+ * field's operand id.  ATTRIBUTES, CONFIG_FLAGS, EPTP_CONTROLS and the
+ * CPUID values are not checked here (see kvm-tdx.c tdx_init_vm()).
+ */
+static tdx_status_t mng_init_check(const struct tdx_td_params *p)
+{
+    if (!xfam_valid(p->xfam)) {
+        return TDX_OPERAND_INVALID | TDX_OPERAND_ID_XFAM;
+    }
+    if (p->max_vcpus == 0) {
+        return TDX_OPERAND_INVALID | TDX_OPERAND_ID_MAX_VCPUS;
+    }
+    if (p->tsc_frequency < TDX_VIRT_TSC_FREQUENCY_MIN ||
+        p->tsc_frequency > TDX_VIRT_TSC_FREQUENCY_MAX) {
+        return TDX_OPERAND_INVALID | TDX_OPERAND_ID_TSC_FREQUENCY;
+    }
+    return TDX_SUCCESS;
+}
+
+tdx_status_t tdx_td_create_params(struct tdxmod *m, tdx_pfn_t tdr_pfn,
+                                  const tdx_pfn_t *tdcs_pfns, unsigned nr_tdcs,
+                                  const struct tdx_td_params *params,
+                                  struct tdx_td **tdp)
 {
     TDX_GUARD(m);
 
+    unsigned gpaw = params->gpaw;
     struct tdx_td *td;
+    tdx_status_t init;
 
+    *tdp = NULL;
     if ((gpaw != 48 && gpaw != 52) || nr_tdcs == 0 || !tdcs_pfns ||
         !pfns_free_and_distinct(m, tdr_pfn, tdcs_pfns, nr_tdcs)) {
-        return NULL;
+        return TDX_OPERAND_INVALID | TDX_OPERAND_ID_RCX;
     }
     td = g_new0(struct tdx_td, 1);
     td->m = m;
@@ -219,8 +266,26 @@ struct tdx_td *tdx_td_create(struct tdxmod *m, tdx_pfn_t tdr_pfn,
         tdx_pamt_set(m, tdcs_pfns[i], td, PT_TDCX, TDX_LEVEL_4K);
         tdx_account(m, td, TDH_MNG_ADDCX, TDX_SUCCESS);
     }
-    tdx_account(m, td, TDH_MNG_INIT, TDX_SUCCESS);
-    return td;
+    init = mng_init_check(params);
+    tdx_account(m, td, TDH_MNG_INIT, init);
+    td->op_uninit = init != TDX_SUCCESS;
+    td->max_vcpus = params->max_vcpus;
+    *tdp = td;
+    return init;
+}
+
+struct tdx_td *tdx_td_create(struct tdxmod *m, tdx_pfn_t tdr_pfn,
+                             const tdx_pfn_t *tdcs_pfns, unsigned nr_tdcs,
+                             unsigned gpaw)
+{
+    struct tdx_td_params p = {
+        .xfam = TDX_XFAM_FIXED1, .max_vcpus = 0xffff,
+        .tsc_frequency = 100, .gpaw = gpaw,
+    };
+    struct tdx_td *td;
+
+    return tdx_td_create_params(m, tdr_pfn, tdcs_pfns, nr_tdcs, &p, &td) ?
+           NULL : td;
 }
 
 unsigned tdx_td_levels(const struct tdx_td *td)
@@ -262,6 +327,14 @@ tdx_status_t tdx_td_state_check(const struct tdx_td *td, enum tdx_leaf leaf)
 {
     switch (td->state) {
     case TD_STATE_BUILD:
+        if (td->op_uninit) {
+            /*
+             * MNG.INIT failed: op_state UNINITIALIZED allows none of the
+             * leaves that come here but VP.FLUSH (module 1.5
+             * op_state_lookup.c seamcall_state_lookup[][0]).
+             */
+            return leaf == TDH_VP_FLUSH ? TDX_SUCCESS : TDX_OP_STATE_INCORRECT;
+        }
         return leaf == TDH_VP_ENTER ? TDX_LIFECYCLE_STATE_INCORRECT
                                     : TDX_SUCCESS;
     case TD_STATE_RUNNABLE:
@@ -301,8 +374,12 @@ static struct tdx_vcpu *vcpu_get(const struct tdx_td *td, int vcpu)
 
 /*
  * TDH.VP.CREATE + VP.ADDCX per page + VP.INIT.  Only while the TD is being
- * built (KVM refuses vCPU TDX ioctls once runnable).  VP.INIT associates
- * the vCPU with the current LP, so it needs a VP.FLUSH before VPFLUSHDONE.
+ * built (KVM refuses vCPU TDX ioctls once runnable) and initialised (VP.CREATE
+ * and VP.INIT need op_state INITIALIZED).  VP.INIT associates the vCPU with
+ * the current LP, so it needs a VP.FLUSH before VPFLUSHDONE.  VP.INIT counts
+ * the TD's vCPUs and refuses one beyond TD_PARAMS.MAX_VCPUS
+ * (tdh_vp_init.c: TDX_MAX_VCPUS_EXCEEDED); here that is refused before any
+ * page changes owner, only the failed VP.INIT counted.
  */
 int tdx_vp_create(struct tdx_td *td, tdx_pfn_t tdvpr_pfn,
                   const tdx_pfn_t *tdcx_pfns, unsigned nr_tdcx)
@@ -311,8 +388,13 @@ int tdx_vp_create(struct tdx_td *td, tdx_pfn_t tdvpr_pfn,
 
     struct tdx_vcpu v = { .tdvpr_pfn = tdvpr_pfn, .associated = true };
 
-    if (td->state != TD_STATE_BUILD || (nr_tdcx && !tdcx_pfns) ||
+    if (td->state != TD_STATE_BUILD || td->op_uninit ||
+        (nr_tdcx && !tdcx_pfns) ||
         !pfns_free_and_distinct(td->m, tdvpr_pfn, tdcx_pfns, nr_tdcx)) {
+        return -1;
+    }
+    if (td->vcpus->len >= td->max_vcpus) {
+        tdx_account(td->m, td, TDH_VP_INIT, TDX_MAX_VCPUS_EXCEEDED);
         return -1;
     }
     tdx_pamt_set(td->m, tdvpr_pfn, td, PT_TDCX, TDX_LEVEL_4K);
@@ -421,12 +503,20 @@ tdx_status_t tdh_mr_extend(struct tdx_td *td, uint64_t gpa)
                        s ? s : do_mr_extend(td, gpa));
 }
 
+/*
+ * Module 1.5 tdh_mr_finalize.c: after the TDR/TDCS state checks, "The TD
+ * must have at least one VCPU": TDCS.NUM_VCPUS, which only TDH.VP.INIT
+ * increments (tdh_vp_init.c), 0 -> TDX_NO_VCPUS.
+ */
 static tdx_status_t do_mr_finalize(struct tdx_td *td)
 {
     tdx_status_t s = tdx_td_state_check(td, TDH_MR_FINALIZE);
 
     if (s) {
         return s;
+    }
+    if (td->vcpus->len == 0) {
+        return TDX_NO_VCPUS;
     }
     td->state = TD_STATE_RUNNABLE;
     return TDX_SUCCESS;

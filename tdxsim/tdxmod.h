@@ -66,6 +66,13 @@ typedef uint64_t tdx_status_t;
 #define TDX_WBCACHE_NOT_COMPLETE            0x8000081700000000ULL
 #define TDX_NO_HKID_READY_TO_WBCACHE        0x0000082100000000ULL /* warning */
 #define TDX_FLUSHVP_NOT_DONE                0x8000082400000000ULL
+/*
+ * TD build (module 1.5 include/auto_gen/tdx_error_codes_defs.h):
+ * TDH.MR.FINALIZE without any TDH.VP.INIT done (tdh_mr_finalize.c), and
+ * TDH.VP.INIT beyond TD_PARAMS.MAX_VCPUS (tdh_vp_init.c).
+ */
+#define TDX_NO_VCPUS                        0xC000060900000000ULL
+#define TDX_MAX_VCPUS_EXCEEDED              0xC000070500000000ULL
 
 /* Operand ids (low 32 bits of a status). */
 #define TDX_OPERAND_ID_RCX          0x01ULL
@@ -76,6 +83,10 @@ typedef uint64_t tdx_status_t;
 #define TDX_OPERAND_ID_SEPT_TREE    0x92ULL
 #define TDX_OPERAND_ID_SEPT_ENTRY   0x93ULL
 #define TDX_OPERAND_ID_TD_EPOCH     0xa9ULL
+/* TD_PARAMS fields TDH.MNG.INIT names in an OPERAND_INVALID status. */
+#define TDX_OPERAND_ID_XFAM         65ULL
+#define TDX_OPERAND_ID_MAX_VCPUS    68ULL
+#define TDX_OPERAND_ID_TSC_FREQUENCY 70ULL
 
 #define TDX_STATUS_CLASS(s)     ((s) & 0xFFFFFFFF00000000ULL)
 #define TDX_STATUS_IS_BUSY(s)   (TDX_STATUS_CLASS(s) == TDX_OPERAND_BUSY)
@@ -236,9 +247,39 @@ enum tdx_page_type tdxmod_page_type(const struct tdxmod *m, tdx_pfn_t pfn);
 uint64_t tdxmod_pages_owned(const struct tdxmod *m);
 
 /*
- * TD creation (TDH.MNG.CREATE + KEY.CONFIG + ADDCX + MNG.INIT, counted as
- * such).  gpaw is 48 (4-level S-EPT, shared bit 47) or 52 (5-level, bit 51).
- * tdcs_pfns: nr_tdcs host pages for the TDCS.  Returns NULL on bad arguments.
+ * The TD_PARAMS fields TDH.MNG.INIT checks (module 1.5 tdh_mng_init.c
+ * read_and_set_td_configurations()): XFAM (check_xfam()), MAX_VCPUS (not
+ * 0; TDH.VP.INIT refuses a vCPU beyond it), TSC_FREQUENCY in units of
+ * 25 MHz, VIRT_TSC_FREQUENCY_MIN (4, 100 MHz) .. _MAX (400, 10 GHz).
+ * gpaw is 48 (4-level S-EPT, shared bit 47) or 52 (5-level, bit 51).
+ */
+struct tdx_td_params {
+    uint64_t xfam;
+    uint16_t max_vcpus;
+    uint16_t tsc_frequency;
+    unsigned gpaw;
+};
+#define TDX_VIRT_TSC_FREQUENCY_MIN  4
+#define TDX_VIRT_TSC_FREQUENCY_MAX  400
+#define TDX_XFAM_FIXED1             0x3ULL      /* x87, SSE */
+
+/*
+ * TD creation: TDH.MNG.CREATE + KEY.CONFIG + one MNG.ADDCX per TDCS page +
+ * TDH.MNG.INIT, counted as such.  tdcs_pfns: nr_tdcs host pages for the
+ * TDCS.  Returns TDH.MNG.INIT's status, *tdp the TD; on a failed MNG.INIT
+ * the TD exists all the same, uninitialised (TDCS op_state UNINITIALIZED:
+ * every SEAMCALL but the teardown ones fails OP_STATE_INCORRECT), and must
+ * be torn down like any other (VPFLUSHDONE .. RECLAIM of the TDR).  Bad
+ * arguments (pages owned or repeated, gpaw): TDX_OPERAND_INVALID | RCX,
+ * *tdp NULL, nothing created.
+ */
+tdx_status_t tdx_td_create_params(struct tdxmod *m, tdx_pfn_t tdr_pfn,
+                                  const tdx_pfn_t *tdcs_pfns, unsigned nr_tdcs,
+                                  const struct tdx_td_params *params,
+                                  struct tdx_td **tdp);
+/*
+ * The same with valid TD_PARAMS (XFAM x87|SSE, MAX_VCPUS 0xffff, 2.5 GHz);
+ * NULL on bad arguments.
  */
 struct tdx_td *tdx_td_create(struct tdxmod *m, tdx_pfn_t tdr_pfn,
                              const tdx_pfn_t *tdcs_pfns, unsigned nr_tdcs,
@@ -249,7 +290,11 @@ enum tdx_td_state tdx_td_state(const struct tdx_td *td);
 /* Counters of this TD only. */
 const struct tdx_counters *tdx_td_counters(const struct tdx_td *td);
 
-/* vCPUs: TDH.VP.CREATE + VP.ADDCX + VP.INIT.  Returns the vCPU index or -1. */
+/*
+ * vCPUs: TDH.VP.CREATE + VP.ADDCX + VP.INIT.  Returns the vCPU index or -1
+ * (bad arguments, not building, MNG.INIT failed, or VP.INIT's
+ * MAX_VCPUS_EXCEEDED: TD_PARAMS.MAX_VCPUS vCPUs initialised already).
+ */
 int tdx_vp_create(struct tdx_td *td, tdx_pfn_t tdvpr_pfn,
                   const tdx_pfn_t *tdcx_pfns, unsigned nr_tdcx);
 /*

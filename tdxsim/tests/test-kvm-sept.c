@@ -34,6 +34,28 @@ typedef struct {
 
 static int sys_fd = -1;
 
+/*
+ * The vCPU CPUID QEMU gives a TD vCPU, as far as KVM looks at it:
+ * x2APIC (Linux 7.2 tdx_vcpu_init() refuses a vCPU without it) and
+ * MAXPHYADDR 48 (the legal GPAs of tdx_map_gpa(): shared bit 47).
+ */
+static int set_td_cpuid(int fd)
+{
+    struct {
+        struct kvm_cpuid2 c;
+        struct kvm_cpuid_entry2 e[3];
+    } cpuid = {
+        .c.nent = 3,
+        .e = {
+            { .function = 1, .ecx = 1u << 21 },
+            { .function = 0x80000000, .eax = 0x80000008 },
+            { .function = 0x80000008, .eax = (48 << 8) | 48 },
+        },
+    };
+
+    return sim_ioctl(fd, KVM_SET_CPUID2, &cpuid);
+}
+
 static int tdx_op(int fd, uint32_t id, uint32_t flags, void *data,
                   uint64_t *hw)
 {
@@ -170,6 +192,7 @@ static void td_new(Td *t, uint64_t size, uint64_t leaves)
     }
     t->vcpu_fd = sim_ioctl(t->vm_fd, KVM_CREATE_VCPU, (void *)0L);
     g_assert_cmpint(t->vcpu_fd, >=, 0);
+    g_assert_cmpint(set_td_cpuid(t->vcpu_fd), ==, 0);
     g_assert_cmpint(tdx_op(t->vcpu_fd, KVM_TDX_INIT_VCPU, 0, (void *)1L,
                            NULL), ==, 0);
     g_assert_cmpint(set_attrs(t, 0, size, true), ==, 0);

@@ -48,6 +48,28 @@ static struct sim_vm *the_vm(void)
     return sim.vms->pdata[sim.vms->len - 1];
 }
 
+/*
+ * The vCPU CPUID QEMU gives a TD vCPU, as far as KVM looks at it:
+ * x2APIC (Linux 7.2 tdx_vcpu_init() refuses a vCPU without it) and
+ * MAXPHYADDR 48 (the legal GPAs of tdx_map_gpa(): shared bit 47).
+ */
+static int set_td_cpuid(int fd)
+{
+    struct {
+        struct kvm_cpuid2 c;
+        struct kvm_cpuid_entry2 e[3];
+    } cpuid = {
+        .c.nent = 3,
+        .e = {
+            { .function = 1, .ecx = 1u << 21 },
+            { .function = 0x80000000, .eax = 0x80000008 },
+            { .function = 0x80000008, .eax = (48 << 8) | 48 },
+        },
+    };
+
+    return sim_ioctl(fd, KVM_SET_CPUID2, &cpuid);
+}
+
 static void test_bringup(void)
 {
     struct kvm_enable_cap cap = { .cap = KVM_CAP_EXIT_HYPERCALL,
@@ -176,6 +198,7 @@ static void test_bringup(void)
     g_assert_cmpint(vcpu_fd, >=, 0);
     run = mmap(NULL, 2 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu_fd, 0);
     g_assert_true(run != MAP_FAILED);
+    g_assert_cmpint(set_td_cpuid(vcpu_fd), ==, 0);
     g_assert_cmpint(tdx_op(vcpu_fd, KVM_TDX_INIT_VCPU, 0, (void *)0x800000L),
                     ==, 0);
 
@@ -453,6 +476,7 @@ static void mini_td(struct mini_td *t, const char *text)
     t->run = mmap(NULL, 2 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED,
                   t->vcpu_fd, 0);
     g_assert_true(t->run != MAP_FAILED);
+    g_assert_cmpint(set_td_cpuid(t->vcpu_fd), ==, 0);
     g_assert_cmpint(tdx_op(t->vcpu_fd, KVM_TDX_INIT_VCPU, 0, (void *)1L), ==,
                     0);
     g_assert_cmpint(tdx_op(t->vm_fd, KVM_TDX_FINALIZE_VM, 0, NULL), ==, 0);
