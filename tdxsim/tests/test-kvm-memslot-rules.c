@@ -24,6 +24,7 @@
 #include <glib.h>
 
 #include "kvm.h"
+#include "tests/sim-test.h"
 #include "tdxsim.h"
 
 #define MB (1ULL << 20)
@@ -231,28 +232,6 @@ static void test_gpa_limits(void)
     }
     sim_close(vm_fd);
     sim_close(g);
-}
-
-/*
- * The vCPU CPUID QEMU gives a TD vCPU before KVM_TDX_INIT_VCPU, as far as
- * KVM looks at it: x2APIC (7.2 tdx_vcpu_init() refuses a vCPU without it)
- * and MAXPHYADDR 48.
- */
-static int set_td_cpuid(int fd)
-{
-    struct {
-        struct kvm_cpuid2 c;
-        struct kvm_cpuid_entry2 e[3];
-    } cpuid = {
-        .c.nent = 3,
-        .e = {
-            { .function = 1, .ecx = 1u << 21 },
-            { .function = 0x80000000, .eax = 0x80000008 },
-            { .function = 0x80000008, .eax = (48 << 8) | 48 },
-        },
-    };
-
-    return sim_ioctl(fd, KVM_SET_CPUID2, &cpuid);
 }
 
 /*

@@ -19,6 +19,7 @@
 #include <glib.h>
 
 #include "kvm.h"
+#include "tests/sim-test.h"
 #include "tdxsim.h"
 
 #define MB (1ULL << 20)
@@ -33,28 +34,6 @@ typedef struct {
 } Td;
 
 static int sys_fd = -1;
-
-/*
- * The vCPU CPUID QEMU gives a TD vCPU, as far as KVM looks at it:
- * x2APIC (Linux 7.2 tdx_vcpu_init() refuses a vCPU without it) and
- * MAXPHYADDR 48 (the legal GPAs of tdx_map_gpa(): shared bit 47).
- */
-static int set_td_cpuid(int fd)
-{
-    struct {
-        struct kvm_cpuid2 c;
-        struct kvm_cpuid_entry2 e[3];
-    } cpuid = {
-        .c.nent = 3,
-        .e = {
-            { .function = 1, .ecx = 1u << 21 },
-            { .function = 0x80000000, .eax = 0x80000008 },
-            { .function = 0x80000008, .eax = (48 << 8) | 48 },
-        },
-    };
-
-    return sim_ioctl(fd, KVM_SET_CPUID2, &cpuid);
-}
 
 static int tdx_op(int fd, uint32_t id, uint32_t flags, void *data,
                   uint64_t *hw)
