@@ -146,9 +146,10 @@ static inline gfn_t kvm_gfn_direct_bits(const struct kvm *kvm)
 {
     return kvm->gfn_direct_bits;
 }
+/* As Linux 7.2: the memslot's flag, not whether its file is still live. */
 static inline bool kvm_slot_has_gmem(const struct kvm_memory_slot *slot)
 {
-    return slot->gmem.file;
+    return slot && (slot->flags & KVM_MEM_GUEST_MEMFD);
 }
 struct kvm_memory_slot *gfn_to_memslot(struct kvm *kvm, gfn_t gfn);
 struct kvm_memory_slot *kvm_vcpu_gfn_to_memslot(struct kvm_vcpu *vcpu,

@@ -350,6 +350,53 @@ static void test_released_gmem_fault(void)
 }
 
 /*
+ * The same in side-table mode: a private fault on a memslot whose
+ * guest_memfd was released is no conversion in flight (nothing can map
+ * there any more), so tdx_side_sept_handle_private_fault() answers as
+ * kvm_gmem_get_pfn() would, -EFAULT with a memory-fault exit, rather
+ * than sending the vCPU back to retry for ever.  The memslot keeps
+ * KVM_MEM_GUEST_MEMFD (7.2's kvm_slot_has_gmem() reads the flag).
+ */
+static void test_released_gmem_fault_side_table(void)
+{
+    struct kvm_memory_attributes a = { .address = 0x100000, .size = 4096 };
+    struct kvm_tdx_sept_range r = { .gpa = 0, .nr_pages = 0x100 };
+    struct kvm_tdx_sept_range r2 = {
+        .gpa = 0x101000, .nr_pages = 16 * MB / 4096 - 0x101,
+    };
+    struct mini_td t;
+
+    mini_td(&t, "vcpu 0\naccept 0x100000 4K\nshutdown\n", true, false);
+    /* Everything private is mapped but 0x100000, shared at finalize. */
+    g_assert_cmpint(sim_ioctl(t.vm_fd, KVM_SET_MEMORY_ATTRIBUTES, &a), ==, 0);
+    while (r.done < r.nr_pages) {
+        g_assert_cmpint(tdx_op(t.vm_fd, KVM_TDX_SEPT_MAP, 0, &r), ==, 0);
+    }
+    while (r2.done < r2.nr_pages) {
+        g_assert_cmpint(tdx_op(t.vm_fd, KVM_TDX_SEPT_MAP, 0, &r2), ==, 0);
+    }
+    g_assert_cmpint(tdx_op(t.vm_fd, KVM_TDX_FINALIZE_VM, 0, NULL), ==, 0);
+    /* The first step of a conversion to private: attribute, then MAP... */
+    a.attributes = KVM_MEMORY_ATTRIBUTE_PRIVATE;
+    g_assert_cmpint(sim_ioctl(t.vm_fd, KVM_SET_MEMORY_ATTRIBUTES, &a), ==, 0);
+    /* ...which can never come: mapped pages stay mapped and pinned. */
+    sim_close(t.gmem);
+    g_assert_cmpuint(t.vm->sept.pinned_pages, ==, 16 * MB / 4096 - 1);
+    g_assert_false(t.vm->destroyed);
+    g_assert_cmpint(sim_ioctl(t.vcpu_fd, KVM_RUN, NULL), ==, -1);
+    g_assert_cmpint(errno, ==, EFAULT);
+    g_assert_cmpuint(t.run->exit_reason, ==, KVM_EXIT_MEMORY_FAULT);
+    g_assert_cmphex(t.run->memory_fault.gpa, ==, 0x100000);
+    g_assert_cmphex(t.run->memory_fault.flags, ==,
+                    KVM_MEMORY_EXIT_FLAG_PRIVATE);
+    g_assert_cmpuint(t.vm->stats.invariant_violations, ==, 0);
+    /* Userspace undoes the conversion it could not finish. */
+    a.attributes = 0;
+    g_assert_cmpint(sim_ioctl(t.vm_fd, KVM_SET_MEMORY_ATTRIBUTES, &a), ==, 0);
+    mini_td_close(&t);
+}
+
+/*
  * KVM_TDX_INIT_MEM_REGION into a released guest_memfd: kvm_gmem_populate()
  * finds no file (kvm_gmem_get_file()) and returns -EFAULT before any page;
  * in side-table mode also, and KVM_TDX_SEPT_MAP finds no file behind the
@@ -575,6 +622,8 @@ int main(int argc, char **argv)
     g_test_add_func("/kvm-memslot/gpa-limits", test_gpa_limits);
     g_test_add_func("/kvm-memslot/released-gmem-fault",
                     test_released_gmem_fault);
+    g_test_add_func("/kvm-memslot/released-gmem-fault-side-table",
+                    test_released_gmem_fault_side_table);
     g_test_add_func("/kvm-memslot/released-gmem-build",
                     test_released_gmem_build);
     g_test_add_func("/kvm-memslot/guest-memfd-flags-cap", test_gmem_flags_cap);

@@ -136,6 +136,7 @@ static struct host *host_new(void)
     h->file.f_mapping = &h->mapping;
     h->slot.base_gfn = 0;
     h->slot.npages = SLOT_PAGES;
+    h->slot.flags = KVM_MEM_GUEST_MEMFD;
     h->slot.gmem.file = &h->file;
     h->kvm->slots[0] = &h->slot;
     kshim_current_kvm = h->kvm;
@@ -329,6 +330,18 @@ static void test_fault(void)
     g_assert_cmpint(tdx_side_sept_handle_private_fault(&vcpu, 1ULL << 30),
                     ==, -EFAULT);
     g_assert_cmpuint(run.exit_reason, ==, KVM_EXIT_MEMORY_FAULT);
+    /*
+     * Private, but the guest_memfd was closed (kvm_gmem_release() cleared
+     * the file; the memslot keeps KVM_MEM_GUEST_MEMFD): no MAP can come,
+     * so no retry either.
+     */
+    memset(&run, 0, sizeof(run));
+    h->slot.gmem.file = NULL;
+    g_assert_cmpint(tdx_side_sept_handle_private_fault(&vcpu, 0x4000), ==,
+                    -EFAULT);
+    g_assert_cmpuint(run.exit_reason, ==, KVM_EXIT_MEMORY_FAULT);
+    g_assert_cmphex(run.memory_fault.gpa, ==, 0x4000);
+    h->slot.gmem.file = &h->file;
     /* Nothing was mapped by a fault. */
     g_assert_cmpuint(stats(h).leaves_4k, ==, 0);
     teardown_clean(h);

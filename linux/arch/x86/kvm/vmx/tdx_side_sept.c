@@ -606,15 +606,23 @@ int tdx_side_sept_add_page(struct kvm *kvm, gfn_t gfn, kvm_pfn_t pfn,
  * An EPT violation on a private GPA.  KVM never maps private memory here:
  * if the attributes say shared, userspace converts (KVM_EXIT_MEMORY_FAULT);
  * if they say private, a conversion is mapping the page right now and the
- * guest retries.
+ * guest retries.  Not once the guest_memfd is closed: no MAP can succeed
+ * there any more, so the fault fails as kvm_gmem_get_pfn() would.
  */
 int tdx_side_sept_handle_private_fault(struct kvm_vcpu *vcpu, gpa_t gpa)
 {
 	gfn_t gfn = gpa_to_gfn(gpa);
 	struct kvm_memory_slot *slot = kvm_vcpu_gfn_to_memslot(vcpu, gfn);
+	struct file *file;
 
-	if (slot && kvm_slot_has_gmem(slot) && kvm_mem_is_private(vcpu->kvm, gfn))
-		return 1;
+	if (slot && kvm_slot_has_gmem(slot) &&
+	    kvm_mem_is_private(vcpu->kvm, gfn)) {
+		file = get_file_active(&slot->gmem.file);
+		if (file) {
+			fput(file);
+			return 1;
+		}
+	}
 
 	kvm_prepare_memory_fault_exit(vcpu, gfn_to_gpa(gfn), PAGE_SIZE, true,
 				      false, true);
