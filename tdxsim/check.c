@@ -3,8 +3,12 @@
  * tdxsim: invariant checks run after every operation that changes the
  * S-EPT or the memory attributes: no S-EPT leaf for a GPA that QEMU
  * declared shared, every leaf backed by the guest_memfd page KVM would use,
- * and the TDX module's structural self-check (each host page mapped once,
- * tree vs PAMT vs counters).  Violations are counted and printed.
+ * and the TDX module's structural self-check (tree vs PAMT vs counters):
+ * after every operation the incremental one over the range it touched
+ * (tdx_td_check_range(), a cost independent of the TD's size), the whole
+ * walk (tdx_td_check(), each host page mapped once) at quiescent points --
+ * finalize, teardown, every TDXSIM_CHECK_EVERY operations if set.
+ * Violations are counted and printed.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -66,11 +70,15 @@ static void report_td(const char *msg, void *opaque)
 
 static void check_range(struct sim_vm *vm, uint64_t gpa, uint64_t size)
 {
+    uint64_t ops;
+
     if (!vm->td || !size) {
         return;
     }
     check_range_leaves(vm, gpa, size);
-    if (sim.check_every && ++vm->check_ops % sim.check_every == 0) {
+    ops = __atomic_add_fetch(&vm->check_ops, 1, __ATOMIC_RELAXED);
+    tdx_td_check_range(vm->td, gpa, size, report_td, vm);
+    if (sim.check_every && ops % sim.check_every == 0) {
         vm->full_checks++;
         sim_quiesce(vm);    /* a quiescent point: no vCPU in the guest */
         tdx_td_check(vm->td, report_td, vm);

@@ -109,13 +109,16 @@ void sim_init(void)
     sim.seed = s ? g_ascii_strtoull(s, NULL, 0) : 1;
     sim.verbose = getenv("TDXSIM_VERBOSE") != NULL;
     /*
-     * Range checks run after every operation; the structural self-check
-     * of the whole S-EPT (tdx_td_check) every TDXSIM_CHECK_EVERY
-     * operations (default 64; 1 = every operation; 0 = only at finalize
-     * and teardown).
+     * After every operation: the range checks and the TDX module's
+     * incremental structural self-check of the range (tdx_td_check_range,
+     * a cost independent of the TD's size).  The whole-S-EPT walk
+     * (tdx_td_check, proportional to the TD) runs at finalize and
+     * teardown, and also every TDXSIM_CHECK_EVERY operations if that is
+     * set (default 0 = incremental only; 1 = the whole walk after every
+     * operation, slow for a large TD).
      */
     s = getenv("TDXSIM_CHECK_EVERY");
-    sim.check_every = s ? (unsigned)g_ascii_strtoull(s, NULL, 0) : 64;
+    sim.check_every = s ? (unsigned)g_ascii_strtoull(s, NULL, 0) : 0;
     sim.mod = tdxmod_new(sim.seed);
     s = getenv("TDXSIM_COST");
     if (s && !tdxmod_parse_cost_overrides(sim.mod, s)) {
@@ -248,6 +251,8 @@ static int create_vm(unsigned long type)
                                       g_free);
     vm->mirror = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free,
                                        g_free);
+    vm->mirror_leaves = g_hash_table_new_full(g_int64_hash, g_int64_equal,
+                                              g_free, g_free);
     vm->gmems = g_ptr_array_new();
     vm->stats.ioctls = g_hash_table_new(g_str_hash, g_str_equal);
     vm->stats.exits = g_hash_table_new(g_str_hash, g_str_equal);

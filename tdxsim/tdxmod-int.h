@@ -80,6 +80,19 @@ struct tdx_td {
     uint64_t sept_pages[TDX_MAX_LEVELS];
     uint64_t sept_pages_peak[TDX_MAX_LEVELS];
     /*
+     * The same totals kept a second way, where they change, so that
+     * tdx_td_check_range() compares them in O(1) (tdx_td_check() recounts
+     * them): tree_* by the entry primitives of tdxmod-sept.c (what a walk
+     * of the tree would count; leaves[] and sept_pages[] are kept by the
+     * SEAMCALLs), pamt_entries by tdx_pamt_set()/tdx_pamt_clear() (PAMT
+     * entries owned by this TD, by type and level 4K/2M).
+     */
+    uint64_t tree_leaves[2];
+    uint64_t tree_sept_pages[TDX_MAX_LEVELS];
+    uint64_t pamt_entries[PT_REG + 1][2];
+    /* Nodes and entries tdx_td_check_range() visited (its cost). */
+    uint64_t check_visits;
+    /*
      * The module's locks (tdxmod-lock.c): holders are calls in progress
      * and tdx_td_hold_*().  Guarded by the module's mu.
      */
@@ -124,6 +137,12 @@ bool tdx_pamt_range_free(const struct tdxmod *m, tdx_pfn_t pfn, int level);
 void tdx_pamt_set(struct tdxmod *m, tdx_pfn_t pfn, struct tdx_td *td,
                   enum tdx_page_type type, int level);
 void tdx_pamt_clear(struct tdxmod *m, tdx_pfn_t pfn);
+/*
+ * tdx_td_test_corrupt() only: write pfn's PAMT entry (owner id, type,
+ * level; type PT_NDA removes it) without any bookkeeping, as a bug would.
+ */
+void tdx_pamt_set_raw(struct tdxmod *m, tdx_pfn_t pfn, uint32_t owner,
+                      enum tdx_page_type type, int level);
 
 /* Accounting and fault injection (tdxmod-cost.c). */
 void tdx_cost_table_default(struct tdx_cost_table *t);

@@ -209,23 +209,43 @@ static tdx_status_t check_blocked_tracked(const struct tdx_td *td,
     return TDX_SUCCESS;
 }
 
-/* Tree bookkeeping: cached counts checked by tdx_td_check(). */
+/*
+ * Tree bookkeeping.  Every change of an entry between FREE, non-leaf and
+ * leaf goes through entry_set() / entry_free(), which keep the S-EPT
+ * page's nr_present and the TD's tree_* totals (what a walk would count);
+ * the SEAMCALLs keep leaves[] and sept_pages[] themselves.  Both checks
+ * compare them (tdx_td_check() against a recount too).
+ */
+static void entry_account(struct tdx_td *td, const struct sept_node *n,
+                          uint8_t state, int delta)
+{
+    if (state_is_leaf(state) && n->level <= TDX_LEVEL_2M) {
+        td->tree_leaves[n->level] += delta;
+    } else if (state_is_nl(state) && n->level > TDX_LEVEL_4K) {
+        td->tree_sept_pages[n->level - 1] += delta;
+    }
+}
 
-static void entry_set(struct sept_node *n, struct sept_entry *e,
-                      tdx_pfn_t pfn, uint8_t state)
+static void entry_set(struct tdx_td *td, struct sept_node *n,
+                      struct sept_entry *e, tdx_pfn_t pfn, uint8_t state)
 {
     if (e->state == SEPT_FREE) {
         n->nr_present++;
+    } else {
+        entry_account(td, n, e->state, -1);
     }
+    entry_account(td, n, state, 1);
     e->pfn = pfn;
     e->bepoch = 0;
     e->state = state;
 }
 
-static void entry_free(struct sept_node *n, struct sept_entry *e)
+static void entry_free(struct tdx_td *td, struct sept_node *n,
+                       struct sept_entry *e)
 {
     if (e->state != SEPT_FREE) {
         n->nr_present--;
+        entry_account(td, n, e->state, -1);
     }
     e->pfn = 0;
     e->bepoch = 0;
@@ -243,7 +263,7 @@ static void sept_pages_inc(struct tdx_td *td, int level)
 static void entry_link(struct tdx_td *td, struct sept_node *n,
                        struct sept_entry *e, struct sept_node *child)
 {
-    entry_set(n, e, 0, SEPT_NL_MAPPED);
+    entry_set(td, n, e, 0, SEPT_NL_MAPPED);
     e->child = child;
     tdx_pamt_set(td->m, child->pfn, td, PT_SEPT, TDX_LEVEL_4K);
     sept_pages_inc(td, child->level);
@@ -303,7 +323,7 @@ static tdx_status_t map_leaf(struct tdx_td *td, enum tdx_leaf leaf,
         !tdx_pamt_range_free(td->m, pfn, level)) {
         return TDX_OPERAND_INVALID | TDX_OPERAND_ID_R8;
     }
-    entry_set(w.node, w.e, pfn, state);
+    entry_set(td, w.node, w.e, pfn, state);
     td->leaves[level]++;
     tdx_pamt_set(td->m, pfn, td, PT_REG, level);
     return TDX_SUCCESS;
@@ -433,7 +453,7 @@ static tdx_status_t do_page_remove(struct tdx_td *td, uint64_t gpa, int level,
         return s;
     }
     old = w.e->pfn;
-    entry_free(w.node, w.e);
+    entry_free(td, w.node, w.e);
     td->leaves[level]--;
     tdx_pamt_clear(td->m, old);
     if (pfn) {
@@ -480,7 +500,7 @@ static tdx_status_t do_sept_remove(struct tdx_td *td, uint64_t gpa, int level,
     if (sept_pfn) {
         *sept_pfn = child->pfn;
     }
-    entry_free(w.node, w.e);
+    entry_free(td, w.node, w.e);
     td->sept_pages[child->level]--;
     tdx_pamt_clear(td->m, child->pfn);
     tdx_sept_tree_free(child);
@@ -533,15 +553,13 @@ static tdx_status_t do_page_demote(struct tdx_td *td, uint64_t gpa, int level,
     state = state_unblock(w.e->state);
     child = tdx_sept_node_new(sept_pfn, TDX_LEVEL_4K);
     for (unsigned i = 0; i < SEPT_ENTRIES; i++) {
-        entry_set(child, &child->e[i], head + i, state);
+        entry_set(td, child, &child->e[i], head + i, state);
     }
     tdx_pamt_clear(td->m, head);
     for (unsigned i = 0; i < SEPT_ENTRIES; i++) {
         tdx_pamt_set(td->m, head + i, td, PT_REG, TDX_LEVEL_4K);
     }
-    w.e->state = SEPT_FREE;             /* relinked just below */
-    w.node->nr_present--;
-    entry_link(td, w.node, w.e, child);
+    entry_link(td, w.node, w.e, child);     /* the 2M leaf becomes a link */
     td->leaves[TDX_LEVEL_2M]--;
     td->leaves[TDX_LEVEL_4K] += SEPT_ENTRIES;
     return TDX_SUCCESS;
@@ -615,10 +633,11 @@ static tdx_status_t do_page_promote(struct tdx_td *td, uint64_t gpa, int level,
         *sept_pfn = child->pfn;
     }
     td->sept_pages[TDX_LEVEL_4K]--;
+    for (unsigned i = 0; i < SEPT_ENTRIES; i++) {
+        entry_free(td, child, &child->e[i]);
+    }
     tdx_sept_tree_free(child);
-    w.e->state = SEPT_FREE;             /* replaced by the leaf just below */
-    w.node->nr_present--;
-    entry_set(w.node, w.e, head, state);
+    entry_set(td, w.node, w.e, head, state);    /* the link becomes a leaf */
     td->leaves[TDX_LEVEL_4K] -= SEPT_ENTRIES;
     td->leaves[TDX_LEVEL_2M]++;
     return TDX_SUCCESS;
@@ -787,7 +806,13 @@ uint64_t tdx_td_leaves(const struct tdx_td *td, enum tdx_level level)
     return (unsigned)level <= TDX_LEVEL_2M ? td->leaves[level] : 0;
 }
 
-/* Self-check. */
+/*
+ * Self-checks.  tdx_td_check() walks the whole tree and recounts every
+ * total (rare: quiescent points); tdx_td_check_range() checks the part of
+ * the tree one operation touched and compares the totals kept where they
+ * change, at a cost independent of the TD's size (after every operation).
+ * Both check each entry the same way (check_entry()).
+ */
 
 #define CHECK_REPORT_MAX 16
 
@@ -797,10 +822,16 @@ struct check_ctx {
     unsigned violations;
     void (*report)(const char *msg, void *opaque);
     void *opaque;
-    GHashTable *pfns;           /* 4K pfns in the tree (leaves, S-EPT pages) */
-    GHashTable *frames;         /* pfn >> 9 of the 2M leaves */
-    uint64_t leaves[2];
+    /*
+     * Full walk: the 4K pfns in the tree (leaves, S-EPT pages) and the
+     * frames (pfn >> 9) of the 2M leaves.  NULL in the range check, which
+     * asks the PAMT instead.
+     */
+    GHashTable *pfns;
+    GHashTable *frames;
+    uint64_t leaves[2];         /* recounted by the full walk */
     uint64_t sept_pages[TDX_MAX_LEVELS];
+    uint64_t visits;            /* S-EPT pages and entries visited */
 };
 
 static void G_GNUC_PRINTF(2, 3)
@@ -819,25 +850,31 @@ violation(struct check_ctx *c, const char *fmt, ...)
     g_free(msg);
 }
 
+/*
+ * A host page the tree holds at gpa (a leaf's page or an S-EPT page): its
+ * own PAMT entry says this TD, type and level.  Each page mapped once: the
+ * full walk remembers every page; the range check asks the PAMT whether a
+ * 4K page lies in a 2M page's frame, and whether a 2M leaf's frame holds a
+ * page with a PAMT entry of its own.
+ */
 static void check_page(struct check_ctx *c, uint64_t gpa, tdx_pfn_t pfn,
                        int level, enum tdx_page_type type)
 {
     struct pamt_info pi;
 
-    if (level == TDX_LEVEL_4K) {
-        if (!g_hash_table_add(c->pfns, GSIZE_TO_POINTER(pfn))) {
-            violation(c, "gpa 0x%" PRIx64 ": pfn 0x%" PRIx64
-                      " mapped twice", gpa, pfn);
-        }
-    } else {
-        if (pfn & (PAGES_PER_2M - 1)) {
-            violation(c, "gpa 0x%" PRIx64 ": 2M leaf pfn 0x%" PRIx64
-                      " not 2M aligned", gpa, pfn);
-        }
-        if (!g_hash_table_add(c->frames, GSIZE_TO_POINTER(pfn >> 9))) {
-            violation(c, "gpa 0x%" PRIx64 ": 2M page 0x%" PRIx64
-                      " mapped twice", gpa, pfn);
-        }
+    if (level != TDX_LEVEL_4K && (pfn & (PAGES_PER_2M - 1))) {
+        violation(c, "gpa 0x%" PRIx64 ": 2M leaf pfn 0x%" PRIx64
+                  " not 2M aligned", gpa, pfn);
+    }
+    if (c->pfns && level == TDX_LEVEL_4K &&
+        !g_hash_table_add(c->pfns, GSIZE_TO_POINTER(pfn))) {
+        violation(c, "gpa 0x%" PRIx64 ": pfn 0x%" PRIx64
+                  " mapped twice", gpa, pfn);
+    }
+    if (c->frames && level != TDX_LEVEL_4K &&
+        !g_hash_table_add(c->frames, GSIZE_TO_POINTER(pfn >> 9))) {
+        violation(c, "gpa 0x%" PRIx64 ": 2M page 0x%" PRIx64
+                  " mapped twice", gpa, pfn);
     }
     if (!c->check_pamt) {
         return;
@@ -851,52 +888,37 @@ static void check_page(struct check_ctx *c, uint64_t gpa, tdx_pfn_t pfn,
                   gpa, pfn, pi.td ? pi.td->id : 0, pi.type, pi.level,
                   c->td->id, type, level);
     }
+    if (c->pfns) {
+        return;
+    }
+    if (level == TDX_LEVEL_4K) {
+        tdx_pfn_t head = pfn & ~(PAGES_PER_2M - 1);
+
+        if (head != pfn && tdx_pamt_find(c->td->m, head, &pi) &&
+            pi.head == head && pi.level == TDX_LEVEL_2M) {
+            violation(c, "gpa 0x%" PRIx64 ": pfn 0x%" PRIx64 " lies in the"
+                      " 2M page 0x%" PRIx64, gpa, pfn, head);
+        }
+        return;
+    }
+    for (uint64_t i = 1; i < PAGES_PER_2M; i++) {
+        if (tdx_pamt_find(c->td->m, pfn + i, &pi) && pi.head == pfn + i) {
+            violation(c, "gpa 0x%" PRIx64 ": 2M page 0x%" PRIx64 " holds pfn"
+                      " 0x%" PRIx64 ", which has a PAMT entry of its own",
+                      gpa, pfn, pfn + i);
+            break;
+        }
+    }
 }
 
-static void check_node(struct check_ctx *c, const struct sept_node *n,
-                       uint64_t base)
+/* The S-EPT page's cached count of present entries (512 reads). */
+static void check_present(struct check_ctx *c, const struct sept_node *n,
+                          uint64_t base)
 {
     unsigned present = 0;
 
     for (unsigned i = 0; i < SEPT_ENTRIES; i++) {
-        const struct sept_entry *e = &n->e[i];
-        uint64_t gpa = base + (uint64_t)i * tdx_level_size(n->level);
-
-        if (e->state == SEPT_FREE) {
-            if (e->pfn || e->bepoch) {
-                violation(c, "gpa 0x%" PRIx64 " level %d: FREE entry not "
-                          "cleared", gpa, n->level);
-            }
-            continue;
-        }
-        present++;
-        if (state_is_blocked(e->state) && e->bepoch > c->td->epoch) {
-            violation(c, "gpa 0x%" PRIx64 " level %d: block epoch %" PRIu64
-                      " in the future", gpa, n->level, e->bepoch);
-        }
-        if (state_is_nl(e->state)) {
-            const struct sept_node *ch = e->child;
-
-            if (n->level == TDX_LEVEL_4K || !ch || ch->level != n->level - 1) {
-                violation(c, "gpa 0x%" PRIx64 " level %d: bad non-leaf entry",
-                          gpa, n->level);
-                continue;
-            }
-            c->sept_pages[ch->level]++;
-            check_page(c, gpa, ch->pfn, TDX_LEVEL_4K, PT_SEPT);
-            check_node(c, ch, gpa);
-        } else if (state_is_leaf(e->state)) {
-            if (n->level > TDX_LEVEL_2M) {
-                violation(c, "gpa 0x%" PRIx64 ": leaf at level %d", gpa,
-                          n->level);
-                continue;
-            }
-            c->leaves[n->level]++;
-            check_page(c, gpa, e->pfn, n->level, PT_REG);
-        } else {
-            violation(c, "gpa 0x%" PRIx64 " level %d: unknown state %u", gpa,
-                      n->level, e->state);
-        }
+        present += n->e[i].state != SEPT_FREE;
     }
     if (present != n->nr_present) {
         violation(c, "S-EPT page 0x%" PRIx64 " (gpa 0x%" PRIx64 ", level %d):"
@@ -905,8 +927,166 @@ static void check_node(struct check_ctx *c, const struct sept_node *n,
     }
 }
 
-/* Pages the PAMT gives to the TD, by type, in 4K units. */
-static void count_pamt(const struct tdx_td *td, uint64_t *per_type)
+/*
+ * One entry of the S-EPT page n, at gpa: its state, block epoch, child
+ * level and host page.  Returns the child page of a sound non-leaf entry
+ * (to descend into), else NULL.
+ */
+static const struct sept_node *check_entry(struct check_ctx *c,
+                                           const struct sept_node *n,
+                                           const struct sept_entry *e,
+                                           uint64_t gpa)
+{
+    if (e->state == SEPT_FREE) {
+        if (e->pfn || e->bepoch) {
+            violation(c, "gpa 0x%" PRIx64 " level %d: FREE entry not "
+                      "cleared", gpa, n->level);
+        }
+        return NULL;
+    }
+    if (state_is_blocked(e->state) && e->bepoch > c->td->epoch) {
+        violation(c, "gpa 0x%" PRIx64 " level %d: block epoch %" PRIu64
+                  " in the future", gpa, n->level, e->bepoch);
+    } else if (!state_is_blocked(e->state) && e->bepoch) {
+        violation(c, "gpa 0x%" PRIx64 " level %d: %s entry keeps block "
+                  "epoch %" PRIu64, gpa, n->level,
+                  tdx_sept_state_name(e->state), e->bepoch);
+    }
+    if (state_is_nl(e->state)) {
+        const struct sept_node *ch = e->child;
+
+        if (n->level == TDX_LEVEL_4K || !ch || ch->level != n->level - 1) {
+            violation(c, "gpa 0x%" PRIx64 " level %d: bad non-leaf entry",
+                      gpa, n->level);
+            return NULL;
+        }
+        c->sept_pages[ch->level]++;
+        check_page(c, gpa, ch->pfn, TDX_LEVEL_4K, PT_SEPT);
+        return ch;
+    }
+    if (state_is_leaf(e->state)) {
+        if (n->level > TDX_LEVEL_2M) {
+            violation(c, "gpa 0x%" PRIx64 ": leaf at level %d", gpa,
+                      n->level);
+            return NULL;
+        }
+        c->leaves[n->level]++;
+        check_page(c, gpa, e->pfn, n->level, PT_REG);
+        return NULL;
+    }
+    violation(c, "gpa 0x%" PRIx64 " level %d: unknown state %u", gpa,
+              n->level, e->state);
+    return NULL;
+}
+
+static void check_node(struct check_ctx *c, const struct sept_node *n,
+                       uint64_t base)
+{
+    check_present(c, n, base);
+    for (unsigned i = 0; i < SEPT_ENTRIES; i++) {
+        uint64_t gpa = base + (uint64_t)i * tdx_level_size(n->level);
+        const struct sept_node *ch = check_entry(c, n, &n->e[i], gpa);
+
+        if (ch) {
+            check_node(c, ch, gpa);
+        }
+    }
+}
+
+/*
+ * The part of the tree under n (covering from base) that [lo, hi) touches:
+ * the page itself (its present count) and its entries in the range, and
+ * below them.  A range within one 4K page visits one page and one entry
+ * per level, whatever the size of the TD.
+ */
+static void check_range_node(struct check_ctx *c, const struct sept_node *n,
+                             uint64_t base, uint64_t lo, uint64_t hi)
+{
+    uint64_t size = tdx_level_size(n->level);
+    unsigned first = (lo - base) / size, last = (hi - 1 - base) / size;
+
+    c->visits++;
+    check_present(c, n, base);
+    for (unsigned i = first; i <= last; i++) {
+        uint64_t gpa = base + (uint64_t)i * size;
+        const struct sept_node *ch;
+
+        c->visits++;
+        ch = check_entry(c, n, &n->e[i], gpa);
+        if (ch) {
+            check_range_node(c, ch, gpa, MAX(lo, gpa), MIN(hi, gpa + size));
+        }
+    }
+}
+
+/* 4K pages of PAMT entries counted by type and level (4K, 2M). */
+static uint64_t pamt_pages(const uint64_t (*pamt)[2], enum tdx_page_type t)
+{
+    return pamt[t][0] + pamt[t][1] * PAGES_PER_2M;
+}
+
+/*
+ * The totals: leaves and S-EPT pages counted (recounted by the full walk,
+ * kept by the entry primitives for the range check) against those the
+ * SEAMCALLs keep, and, until teardown, against the PAMT entries the TD
+ * owns (recounted, or kept by tdx_pamt_set/clear) by type and level.
+ */
+static void check_totals(struct check_ctx *c, const uint64_t *leaves,
+                         const uint64_t *sept_pages,
+                         const uint64_t (*pamt)[2])
+{
+    const struct tdx_td *td = c->td;
+    uint64_t sept = 0;
+    struct pamt_info pi;
+
+    for (int l = 0; l <= TDX_LEVEL_2M; l++) {
+        if (leaves[l] != td->leaves[l]) {
+            violation(c, "level %d: %" PRIu64 " leaves, cached %" PRIu64, l,
+                      leaves[l], td->leaves[l]);
+        }
+    }
+    for (unsigned l = 0; l < TDX_MAX_LEVELS; l++) {
+        if (sept_pages[l] != td->sept_pages[l]) {
+            violation(c, "level %u: %" PRIu64 " S-EPT pages, cached %" PRIu64,
+                      l, sept_pages[l], td->sept_pages[l]);
+        }
+        if (td->sept_pages[l] > td->sept_pages_peak[l]) {
+            violation(c, "level %u: S-EPT pages above their peak", l);
+        }
+        sept += sept_pages[l];
+    }
+    if (!c->check_pamt) {
+        return;
+    }
+    for (int l = 0; l <= TDX_LEVEL_2M; l++) {
+        if (pamt[PT_REG][l] != leaves[l]) {
+            violation(c, "PAMT: %" PRIu64 " private %s pages owned, %" PRIu64
+                      " mapped", pamt[PT_REG][l], l ? "2M" : "4K", leaves[l]);
+        }
+    }
+    if (pamt_pages(pamt, PT_SEPT) != sept) {
+        violation(c, "PAMT: %" PRIu64 " S-EPT pages owned, %" PRIu64
+                  " in the tree", pamt_pages(pamt, PT_SEPT), sept);
+    }
+    if (pamt_pages(pamt, PT_TDR) != 1 ||
+        !tdx_pamt_find(td->m, td->tdr_pfn, &pi) || pi.type != PT_TDR) {
+        violation(c, "PAMT: TDR 0x%" PRIx64 " not owned as TDR",
+                  td->tdr_pfn);
+    }
+    if (!tdx_pamt_find(td->m, td->root->pfn, &pi) || pi.td != td ||
+        pi.type != PT_TDCX) {
+        violation(c, "PAMT: root S-EPT (TDCS page 0x%" PRIx64 ") not "
+                  "owned as TDCX", td->root->pfn);
+    }
+    if (pamt_pages(pamt, PT_REG) + pamt_pages(pamt, PT_SEPT) +
+        pamt_pages(pamt, PT_TDCX) != td->child_pages) {
+        violation(c, "PAMT: child count %" PRIu64 " != owned pages",
+                  td->child_pages);
+    }
+}
+
+/* PAMT entries the TD owns, by type and level: a walk of the whole PAMT. */
+static void count_pamt(const struct tdx_td *td, uint64_t (*per_type)[2])
 {
     GHashTableIter it;
     gpointer key, val;
@@ -916,7 +1096,7 @@ static void count_pamt(const struct tdx_td *td, uint64_t *per_type)
         gsize v = GPOINTER_TO_SIZE(val);
 
         if ((v >> 8) == td->id) {
-            per_type[(v >> 4) & 0xf] += tdx_level_pages(v & 0xf);
+            per_type[(v >> 4) & 0xf][(v & 0xf) != TDX_LEVEL_4K]++;
         }
     }
 }
@@ -935,6 +1115,7 @@ unsigned tdx_td_check(const struct tdx_td *td,
         .pfns = g_hash_table_new(g_direct_hash, g_direct_equal),
         .frames = g_hash_table_new(g_direct_hash, g_direct_equal),
     };
+    uint64_t pamt[16][2] = { { 0 } };
     GHashTableIter it;
     gpointer key;
 
@@ -951,59 +1132,182 @@ unsigned tdx_td_check(const struct tdx_td *td,
         }
     }
 
-    /* Cached counts equal the recount. */
+    /* The totals the range check relies on equal the recount. */
     for (int l = 0; l <= TDX_LEVEL_2M; l++) {
-        if (c.leaves[l] != td->leaves[l]) {
-            violation(&c, "level %d: %" PRIu64 " leaves, cached %" PRIu64, l,
-                      c.leaves[l], td->leaves[l]);
+        if (td->tree_leaves[l] != c.leaves[l]) {
+            violation(&c, "level %d: %" PRIu64 " leaves, %" PRIu64 " kept by"
+                      " the tree", l, c.leaves[l], td->tree_leaves[l]);
         }
     }
     for (unsigned l = 0; l < TDX_MAX_LEVELS; l++) {
-        if (c.sept_pages[l] != td->sept_pages[l]) {
-            violation(&c, "level %u: %" PRIu64 " S-EPT pages, cached %" PRIu64,
-                      l, c.sept_pages[l], td->sept_pages[l]);
-        }
-        if (td->sept_pages[l] > td->sept_pages_peak[l]) {
-            violation(&c, "level %u: S-EPT pages above their peak", l);
+        if (td->tree_sept_pages[l] != c.sept_pages[l]) {
+            violation(&c, "level %u: %" PRIu64 " S-EPT pages, %" PRIu64
+                      " kept by the tree", l, c.sept_pages[l],
+                      td->tree_sept_pages[l]);
         }
     }
-
-    /* Every page the PAMT gives the TD is where the tree says. */
     if (c.check_pamt) {
-        uint64_t per_type[16] = { 0 };
-        uint64_t reg = c.leaves[0] + c.leaves[1] * PAGES_PER_2M;
-        uint64_t sept = 0;
-        struct pamt_info pi;
-
-        for (unsigned l = 0; l < TDX_MAX_LEVELS; l++) {
-            sept += c.sept_pages[l];
-        }
-        count_pamt(td, per_type);
-        if (per_type[PT_REG] != reg) {
-            violation(&c, "PAMT: %" PRIu64 " private pages owned, %" PRIu64
-                      " mapped", per_type[PT_REG], reg);
-        }
-        if (per_type[PT_SEPT] != sept) {
-            violation(&c, "PAMT: %" PRIu64 " S-EPT pages owned, %" PRIu64
-                      " in the tree", per_type[PT_SEPT], sept);
-        }
-        if (per_type[PT_TDR] != 1 || !tdx_pamt_find(td->m, td->tdr_pfn, &pi) ||
-            pi.type != PT_TDR) {
-            violation(&c, "PAMT: TDR 0x%" PRIx64 " not owned as TDR",
-                      td->tdr_pfn);
-        }
-        if (!tdx_pamt_find(td->m, td->root->pfn, &pi) || pi.td != td ||
-            pi.type != PT_TDCX) {
-            violation(&c, "PAMT: root S-EPT (TDCS page 0x%" PRIx64 ") not "
-                      "owned as TDCX", td->root->pfn);
-        }
-        if (per_type[PT_REG] + per_type[PT_SEPT] + per_type[PT_TDCX] !=
-            td->child_pages) {
-            violation(&c, "PAMT: child count %" PRIu64 " != owned pages",
-                      td->child_pages);
+        count_pamt(td, pamt);
+        for (int t = PT_TDR; t <= PT_REG; t++) {
+            for (int l = 0; l < 2; l++) {
+                if (pamt[t][l] != td->pamt_entries[t][l]) {
+                    violation(&c, "PAMT: %" PRIu64 " entries of type %d level"
+                              " %d owned, %" PRIu64 " kept", pamt[t][l], t, l,
+                              td->pamt_entries[t][l]);
+                }
+            }
         }
     }
+    check_totals(&c, c.leaves, c.sept_pages, (const uint64_t (*)[2])pamt);
     g_hash_table_destroy(c.pfns);
     g_hash_table_destroy(c.frames);
     return c.violations;
+}
+
+unsigned tdx_td_check_range(struct tdx_td *td, uint64_t gpa, uint64_t size,
+                            void (*report)(const char *msg, void *opaque),
+                            void *opaque)
+{
+    TDX_GUARD(td->m);
+
+    struct check_ctx c = {
+        .td = td,
+        .check_pamt = td->state != TD_STATE_TEARDOWN,
+        .report = report,
+        .opaque = opaque,
+    };
+    uint64_t end = tdx_td_shared_bit(td);
+
+    if (size < end && gpa < end - size) {
+        end = gpa + size;
+    }
+    if (size && gpa < end) {
+        check_range_node(&c, td->root, 0, gpa, end);
+    }
+    check_totals(&c, td->tree_leaves, td->tree_sept_pages,
+                 (const uint64_t (*)[2])td->pamt_entries);
+    td->check_visits += c.visits;
+    return c.violations;
+}
+
+uint64_t tdx_td_check_visits(const struct tdx_td *td)
+{
+    TDX_GUARD(td->m);
+
+    return td->check_visits;
+}
+
+/* Test only: see tdxmod.h. */
+bool tdx_td_test_corrupt(struct tdx_td *td, enum tdx_test_corruption what,
+                         uint64_t gpa, enum tdx_level level, uint64_t value,
+                         uint64_t *old)
+{
+    TDX_GUARD(td->m);
+
+    struct sept_walk w;
+    struct sept_entry *e;
+    struct pamt_info pi;
+    uint64_t prev = 0;
+    tdx_pfn_t page;
+
+    switch (what) {
+    case TDX_CORRUPT_LEAVES:
+        if (level > TDX_LEVEL_2M) {
+            return false;
+        }
+        prev = td->leaves[level];
+        td->leaves[level] = value;
+        goto done;
+    case TDX_CORRUPT_SEPT_PAGES:
+        if ((unsigned)level >= td->levels) {
+            return false;
+        }
+        prev = td->sept_pages[level];
+        td->sept_pages[level] = value;
+        goto done;
+    case TDX_CORRUPT_CHILD_PAGES:
+        prev = td->child_pages;
+        td->child_pages = value;
+        goto done;
+    case TDX_CORRUPT_PAMT_STRAY:
+        if (!tdx_pamt_range_free(td->m, value, TDX_LEVEL_4K)) {
+            return false;
+        }
+        tdx_pamt_set(td->m, value, td, PT_REG, TDX_LEVEL_4K);
+        goto done;
+    default:
+        break;
+    }
+    if ((unsigned)level >= td->levels || gpa >= tdx_td_shared_bit(td) ||
+        !sept_walk(td, gpa, level, false, &w)) {
+        return false;
+    }
+    e = w.e;
+    page = state_is_nl(e->state) ? e->child->pfn : e->pfn;
+    switch (what) {
+    case TDX_CORRUPT_NR_PRESENT:
+        prev = w.node->nr_present;
+        w.node->nr_present = value;
+        break;
+    case TDX_CORRUPT_STATE:
+        prev = e->state;
+        e->state = value;
+        break;
+    case TDX_CORRUPT_PFN:
+        if (state_is_nl(e->state)) {
+            return false;
+        }
+        prev = e->pfn;
+        e->pfn = value;
+        break;
+    case TDX_CORRUPT_BEPOCH:
+        prev = e->bepoch;
+        e->bepoch = value;
+        break;
+    case TDX_CORRUPT_CHILD_LEVEL:
+        if (!state_is_nl(e->state)) {
+            return false;
+        }
+        prev = e->child->level;
+        e->child->level = value;
+        break;
+    case TDX_CORRUPT_PAMT_OWNER:
+    case TDX_CORRUPT_PAMT_TYPE:
+    case TDX_CORRUPT_PAMT_LEVEL:
+        if (e->state == SEPT_FREE || !tdx_pamt_find(td->m, page, &pi) ||
+            pi.head != page) {
+            return false;
+        }
+        prev = what == TDX_CORRUPT_PAMT_OWNER ? (pi.td ? pi.td->id : 0) :
+               what == TDX_CORRUPT_PAMT_TYPE ? pi.type : pi.level;
+        tdx_pamt_set_raw(td->m, page,
+                         what == TDX_CORRUPT_PAMT_OWNER ? value :
+                         pi.td ? pi.td->id : 0,
+                         what == TDX_CORRUPT_PAMT_TYPE ? value : pi.type,
+                         what == TDX_CORRUPT_PAMT_LEVEL ? value : pi.level);
+        break;
+    case TDX_CORRUPT_PAMT_DROP:
+        if (e->state == SEPT_FREE) {
+            return false;
+        }
+        tdx_pamt_clear(td->m, page);
+        break;
+    case TDX_CORRUPT_LEAF_MOVE:
+        if (!state_is_leaf(e->state) ||
+            (tdx_pamt_find(td->m, value, &pi) && pi.head == value)) {
+            return false;           /* value may lie in another's frame */
+        }
+        prev = e->pfn;
+        tdx_pamt_clear(td->m, e->pfn);
+        e->pfn = value;
+        tdx_pamt_set(td->m, value, td, PT_REG, level);
+        break;
+    default:
+        return false;
+    }
+done:
+    if (old) {
+        *old = prev;
+    }
+    return true;
 }

@@ -78,6 +78,7 @@ void tdx_pamt_set(struct tdxmod *m, tdx_pfn_t pfn, struct tdx_td *td,
     if (type != PT_TDR) {
         td->child_pages += pages;
     }
+    td->pamt_entries[type][level != TDX_LEVEL_4K]++;
 }
 
 void tdx_pamt_clear(struct tdxmod *m, tdx_pfn_t pfn)
@@ -93,6 +94,20 @@ void tdx_pamt_clear(struct tdxmod *m, tdx_pfn_t pfn)
     m->pages_owned -= pages;
     if (pi.td && pi.type != PT_TDR) {
         pi.td->child_pages -= pages;
+    }
+    if (pi.td && pi.type <= PT_REG) {
+        pi.td->pamt_entries[pi.type][pi.level != TDX_LEVEL_4K]--;
+    }
+}
+
+void tdx_pamt_set_raw(struct tdxmod *m, tdx_pfn_t pfn, uint32_t owner,
+                      enum tdx_page_type type, int level)
+{
+    if (type == PT_NDA) {
+        g_hash_table_remove(m->pamt, GSIZE_TO_POINTER(pfn));
+    } else {
+        g_hash_table_insert(m->pamt, GSIZE_TO_POINTER(pfn),
+                            PAMT_PACK(owner, type, level));
     }
 }
 
@@ -110,6 +125,16 @@ uint64_t tdxmod_pages_owned(const struct tdxmod *m)
     TDX_GUARD((struct tdxmod *)m);
 
     return m->pages_owned;
+}
+
+uint64_t tdx_td_pages_owned(const struct tdx_td *td)
+{
+    TDX_GUARD(td->m);
+
+    struct pamt_info pi;
+
+    return td->child_pages +
+           (tdx_pamt_find(td->m, td->tdr_pfn, &pi) && pi.td == td);
 }
 
 /* Module. */

@@ -245,6 +245,12 @@ uint64_t tdx_counters_estimated_ns(const struct tdx_counters *c,
 enum tdx_page_type tdxmod_page_type(const struct tdxmod *m, tdx_pfn_t pfn);
 /* Host pages still owned by some TD (after all TDs are reclaimed: leaks). */
 uint64_t tdxmod_pages_owned(const struct tdxmod *m);
+/*
+ * Host pages one TD still owns: its TDR (until reclaimed) and every child
+ * page (TDCS, TDVPR/TDCX, S-EPT, private).  A TD whose TDR was reclaimed
+ * is gone: ask before the TDR's RECLAIM, or only when it failed.
+ */
+uint64_t tdx_td_pages_owned(const struct tdx_td *td);
 
 /*
  * The TD_PARAMS fields TDH.MNG.INIT checks (module 1.5 tdh_mng_init.c
@@ -408,5 +414,51 @@ uint64_t tdx_td_epoch(const struct tdx_td *td);
 unsigned tdx_td_check(const struct tdx_td *td,
                       void (*report)(const char *msg, void *opaque),
                       void *opaque);
+/*
+ * Incremental self-check after an operation on [gpa, gpa + size), at a
+ * cost independent of the TD's size: the S-EPT pages on the walk from the
+ * root to the range and the entries in the range (each page's present
+ * count; each entry's state, block epoch, child level; each leaf's and
+ * S-EPT page's PAMT entry: this TD, type, level; no 4K page in a 2M
+ * page's frame, asked of the PAMT), then in O(1) the totals the full check
+ * recounts (leaves and S-EPT pages per level, PAMT entries per type) as
+ * kept where they change.  Returns the number of violations, reported as
+ * by tdx_td_check().  Not a substitute for tdx_td_check() at quiescent
+ * points: a page mapped twice at GPAs outside the range, or a count kept
+ * wrongly on both sides, only the full walk finds.
+ */
+unsigned tdx_td_check_range(struct tdx_td *td, uint64_t gpa, uint64_t size,
+                            void (*report)(const char *msg, void *opaque),
+                            void *opaque);
+/* S-EPT pages and entries tdx_td_check_range() has visited (its cost). */
+uint64_t tdx_td_check_visits(const struct tdx_td *td);
+
+/*
+ * TESTS ONLY: corrupt the model as a bug would, bypassing its bookkeeping,
+ * so that a test can see the self-checks find it; the simulator never
+ * calls this.  The entry kinds work on the entry at (gpa, level) (false if
+ * the walk does not reach it or the kind does not apply); *old (may be
+ * NULL) gets the value replaced.
+ */
+enum tdx_test_corruption {
+    TDX_CORRUPT_NR_PRESENT,     /* its S-EPT page's nr_present := value */
+    TDX_CORRUPT_STATE,          /* its state := value */
+    TDX_CORRUPT_PFN,            /* its pfn := value (a FREE entry's too) */
+    TDX_CORRUPT_BEPOCH,         /* its block epoch := value */
+    TDX_CORRUPT_CHILD_LEVEL,    /* a non-leaf's child page: level := value */
+    TDX_CORRUPT_PAMT_OWNER,     /* the PAMT entry of its page (the leaf's */
+    TDX_CORRUPT_PAMT_TYPE,      /* page, or the non-leaf's S-EPT page): */
+    TDX_CORRUPT_PAMT_LEVEL,     /* owner id / type / level := value */
+    TDX_CORRUPT_PAMT_DROP,      /* its page leaves the PAMT (counted) */
+    TDX_CORRUPT_LEAF_MOVE,      /* a leaf's page := value, PAMT moved too */
+    /* Totals (gpa ignored): */
+    TDX_CORRUPT_LEAVES,         /* the TD's cached leaves[level] := value */
+    TDX_CORRUPT_SEPT_PAGES,     /* cached sept_pages[level] := value */
+    TDX_CORRUPT_CHILD_PAGES,    /* the TDR's child count := value */
+    TDX_CORRUPT_PAMT_STRAY,     /* host page value: the TD's in the PAMT */
+};
+bool tdx_td_test_corrupt(struct tdx_td *td, enum tdx_test_corruption what,
+                         uint64_t gpa, enum tdx_level level, uint64_t value,
+                         uint64_t *old);
 
 #endif /* TDXSIM_TDXMOD_H */
