@@ -67,9 +67,19 @@ static int link_table(struct sim_vm *vm, int t, uint64_t gpa)
     return 0;
 }
 
+/* The mirror's leaf SPTE for gpa, set once the module mapped it. */
+static void leaf_insert(struct sim_vm *vm, uint64_t gpa, tdx_pfn_t pfn,
+                        int level)
+{
+    struct sim_mirror_leaf l = { .pfn = pfn, .level = level };
+    int64_t gfn = gpa >> 12;
+
+    g_hash_table_insert(vm->mirror_leaves, g_memdup2(&gfn, sizeof(gfn)),
+                        g_memdup2(&l, sizeof(l)));
+}
+
 int sim_mmu_map_private(struct sim_vm *vm, uint64_t gpa, bool add_page)
 {
-    struct tdx_sept_leaf_info info;
     tdx_pfn_t pfn;
     tdx_status_t err;
     int levels = tdx_td_levels(vm->td);
@@ -90,7 +100,7 @@ int sim_mmu_map_private(struct sim_vm *vm, uint64_t gpa, bool add_page)
     if (r) {
         return r;
     }
-    if (tdx_td_lookup(vm->td, gpa, &info)) {
+    if (g_hash_table_contains(vm->mirror_leaves, &(int64_t){ gpa >> 12 })) {
         return 0;       /* spurious: a racing fault mapped it already */
     }
     for (int t = levels - 2; t >= 0; t--) {
@@ -117,6 +127,7 @@ int sim_mmu_map_private(struct sim_vm *vm, uint64_t gpa, bool add_page)
                             "TDH.MEM.PAGE.AUG", gpa, err);
         return -EIO;
     }
+    leaf_insert(vm, gpa, pfn, TDX_LEVEL_4K);
     if (!add_page) {
         vm->stats.lazy_maps++;
     }
@@ -163,49 +174,63 @@ static tdx_status_t do_track_once(struct sim_vm *vm, uint64_t gpa, int level,
 }
 
 /*
- * Linux 7.2 tdx_track(): TRACK through tdh_do_no_vcpus(), KVM_BUG_ON on
- * failure, then every vCPU out of the guest so that none still runs in
- * the old epoch (kvm_make_all_cpus_request(KVM_REQ_OUTSIDE_GUEST_MODE)).
+ * Linux 7.2 tdx_track(): nothing before FINALIZE ("it's before any vcpu
+ * running"); TRACK through tdh_do_no_vcpus(), TDX_BUG_ON on failure (the
+ * VM is dead, the caller goes on), then every vCPU out of the guest so
+ * that none still runs in the old epoch
+ * (kvm_make_all_cpus_request(KVM_REQ_OUTSIDE_GUEST_MODE)).
  */
-static bool do_track(struct sim_vm *vm)
+static void do_track(struct sim_vm *vm)
 {
-    tdx_status_t err = do_track_once(vm, 0, 0, NULL);
+    tdx_status_t err;
 
+    if (vm->tdx_state != SIM_TDX_RUNNABLE) {
+        return;
+    }
+    err = do_track_once(vm, 0, 0, NULL);
     err = retry_once(vm, err, do_track_once, 0, 0, NULL);
     if (err) {
         sim_seamcall_failed(vm, "TDH.MEM.TRACK", 0, err);
-        return false;
     }
     sim_kick_vcpus(vm, true);
-    return true;
 }
 
-/* tdx_sept_remove_private_spte(): one leaf out of a live TD. */
+/*
+ * Linux 7.2 tdx_sept_remove_leaf_spte(), reached from tdp_mmu_set_spte()
+ * -> handle_changed_spte() -> set_external_spte() once the mirror SPTE
+ * was already cleared (the caller did): RANGE.BLOCK always, also before
+ * FINALIZE, and any non-zero status of it -- warnings such as
+ * GPA_RANGE_ALREADY_BLOCKED included -- is TDX_BUG_ON_2 (-EIO); then
+ * tdx_track(), PAGE.REMOVE (TDX_BUG_ON_2), PHYMEM.PAGE.WBINVD (TDX_BUG_ON).
+ * handle_changed_spte() only KVM_BUG_ONs the error: KVM never revisits the
+ * leaf, so a page whose BLOCK or REMOVE failed stays with the module,
+ * leaked on purpose (as tdx_reclaim_page()'s callers leak a page the
+ * kernel cannot use safely any more): counted in removal_leaks.
+ */
 static bool remove_leaf(struct sim_vm *vm, uint64_t gpa, int level)
 {
     tdx_pfn_t pfn = 0;
     tdx_status_t err;
 
-    if (vm->tdx_state == SIM_TDX_RUNNABLE) {
-        err = do_block(vm, gpa, level, NULL);
-        err = retry_once(vm, err, do_block, gpa, level, NULL);
-        if (TDX_STATUS_IS_ERROR(err)) {
-            sim_seamcall_failed(vm, "TDH.MEM.RANGE.BLOCK", gpa, err);
-            return false;
-        }
-        if (!do_track(vm)) {
-            return false;
-        }
+    err = do_block(vm, gpa, level, NULL);
+    err = retry_once(vm, err, do_block, gpa, level, NULL);
+    if (err) {
+        sim_seamcall_failed(vm, "TDH.MEM.RANGE.BLOCK", gpa, err);
+        vm->stats.removal_leaks++;
+        return false;
     }
+    do_track(vm);
     err = do_remove(vm, gpa, level, &pfn);
     err = retry_once(vm, err, do_remove, gpa, level, &pfn);
     if (err) {
         sim_seamcall_failed(vm, "TDH.MEM.PAGE.REMOVE", gpa, err);
+        vm->stats.removal_leaks++;
         return false;
     }
     err = tdh_phymem_page_wbinvd(sim.mod, pfn);
     if (err) {
         sim_seamcall_failed(vm, "TDH.PHYMEM.PAGE.WBINVD", gpa, err);
+        return false;
     }
     vm->stats.zapped_leaves++;
     return true;
@@ -223,6 +248,7 @@ void sim_mmu_zap_private(struct sim_vm *vm, uint64_t gpa, uint64_t size)
     end = MIN(end, tdx_td_shared_bit(vm->td));
     while (g < end) {
         struct tdx_sept_leaf_info info;
+        int64_t key;
 
         if (!tdx_td_lookup(vm->td, g, &info)) {
             /* Nothing mapped under the FREE entry the walk stopped at. */
@@ -238,7 +264,14 @@ void sim_mmu_zap_private(struct sim_vm *vm, uint64_t gpa, uint64_t size)
             g = info.gpa + level_size(info.level);
             continue;
         }
-        remove_leaf(vm, info.gpa, info.level);
+        /*
+         * KVM walks its mirror: a leaf the module still maps but the
+         * mirror dropped (its removal failed) is not KVM's any more.
+         */
+        key = info.gpa >> 12;
+        if (g_hash_table_remove(vm->mirror_leaves, &key)) {
+            remove_leaf(vm, info.gpa, info.level);
+        }
         g = info.gpa + level_size(info.level);
     }
     sim_track_peaks(vm);

@@ -151,6 +151,12 @@ struct sim_vcpu {
     bool kicked_out;            /* the last sim_vcpu_lock_in_guest() exited */
 };
 
+/* A leaf SPTE of KVM's mirror (kvm-mmu.c). */
+struct sim_mirror_leaf {
+    tdx_pfn_t pfn;
+    int level;
+};
+
 struct sim_stats {
     GHashTable *ioctls;         /* name -> count (uint64 in pointer) */
     GHashTable *exits;          /* name -> count */
@@ -179,6 +185,9 @@ struct sim_stats {
     uint64_t prefault_pages;
     uint64_t shared_faults;
     uint64_t zapped_leaves;
+    uint64_t removal_leaks;     /* private pages KVM leaked on purpose: the
+                                   mirror SPTE cleared, then BLOCK, REMOVE
+                                   or WBINVD failed (7.2: KVM_BUG_ON) */
     uint64_t accept_calls, accept_4k, accept_2m, accept_busy_retries;
     uint64_t busy_retries;      /* SEAMCALLs retried by KVM after BUSY */
     uint64_t vcpu_kicks;        /* kvm_make_all_cpus_request(OUTSIDE_GUEST_MODE) */
@@ -279,6 +288,12 @@ struct sim_vm {
 
     /* KVM's mirror of the S-EPT: (level, first gfn) -> S-EPT page pfn. */
     GHashTable *mirror;
+    /*
+     * Its leaf SPTEs: gfn -> struct sim_mirror_leaf.  KVM zaps what its
+     * mirror holds: a leaf whose removal failed was dropped from here
+     * first and is never visited again (Linux 7.2 leaks the page).
+     */
+    GHashTable *mirror_leaves;
     uint64_t mirror_pages[TDX_MAX_LEVELS + 1];
     uint64_t mirror_peak[TDX_MAX_LEVELS + 1];
     uint64_t mirror_total, mirror_total_peak;
@@ -304,7 +319,9 @@ struct sim_vm {
 
     struct sim_stats stats;
     struct sim_backing backing;
-    uint64_t leaks;             /* pages still owned after teardown */
+    uint64_t leaks;             /* this TD's pages still owned by the
+                                   module after teardown (its TDR and
+                                   children: tdx_td_pages_owned()) */
     bool torn_down;
     uint64_t check_ops;         /* operations checked so far */
     uint64_t full_checks;       /* structural self-checks run */

@@ -270,6 +270,7 @@ static char *render(struct sim_vm *vm)
     json_kv_uint(&w, "prefault_pages", s->prefault_pages);
     json_kv_uint(&w, "shared", s->shared_faults);
     json_kv_uint(&w, "zapped_leaves", s->zapped_leaves);
+    json_kv_uint(&w, "removal_leaks", s->removal_leaks);
     json_kv_uint(&w, "gmem_punched_pages", s->gmem_punched_pages);
     json_kv_uint(&w, "busy_retries", s->busy_retries);
     json_kv_uint(&w, "vcpu_kicks", s->vcpu_kicks);

@@ -174,6 +174,53 @@ static void td_close(struct td *t)
  * any vCPU, with one created but never KVM_TDX_INIT_VCPU'd; with one
  * initialised FINALIZE succeeds.
  */
+/*
+ * Linux 7.2 tdx_sept_remove_leaf_spte() blocks every leaf it removes, also
+ * before FINALIZE (a page added by INIT_MEM_REGION and made shared again);
+ * only tdx_track() is skipped then ("it's before any vcpu running").
+ */
+static void test_zap_blocks_before_finalize(void)
+{
+    const struct tdx_counters *c = tdxmod_counters(sim.mod);
+    struct kvm_tdx_init_mem_region region = { .gpa = 0x800000,
+                                              .nr_pages = 1 };
+    struct kvm_memory_attributes shared = { .address = 0x800000,
+                                            .size = 4096 };
+    struct tdx_counters c0;
+    struct td t;
+    void *src;
+
+    td_create(&t, NULL);
+    g_assert_cmpint(td_init_vm(&t, 0x3, NULL), ==, 0);
+    td_memory(&t);
+    td_vcpu(&t);
+    g_assert_cmpint(set_cpuid(t.vcpu_fd, X2APIC, 48, 48), ==, 0);
+    g_assert_cmpint(tdx_op(t.vcpu_fd, KVM_TDX_INIT_VCPU, (void *)1L, NULL),
+                    ==, 0);
+    src = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    g_assert_true(src != MAP_FAILED);
+    region.source_addr = (uintptr_t)src;
+    g_assert_cmpint(tdx_op(t.vcpu_fd, KVM_TDX_INIT_MEM_REGION, &region, NULL),
+                    ==, 0);
+    g_assert_cmpuint(tdx_td_leaves(t.vm->td, TDX_LEVEL_4K), ==, 1);
+    c0 = *c;
+    g_assert_cmpint(ioctl_err(t.vm_fd, KVM_SET_MEMORY_ATTRIBUTES, &shared),
+                    ==, 0);
+    g_assert_cmpuint(c->seamcalls[TDH_MEM_RANGE_BLOCK] -
+                     c0.seamcalls[TDH_MEM_RANGE_BLOCK], ==, 1);
+    g_assert_cmpuint(c->seamcalls[TDH_MEM_TRACK] -
+                     c0.seamcalls[TDH_MEM_TRACK], ==, 0);
+    g_assert_cmpuint(c->seamcalls[TDH_MEM_PAGE_REMOVE] -
+                     c0.seamcalls[TDH_MEM_PAGE_REMOVE], ==, 1);
+    g_assert_cmpuint(tdx_td_leaves(t.vm->td, TDX_LEVEL_4K), ==, 0);
+    g_assert_false(t.vm->bugged);
+    g_assert_cmpuint(t.vm->stats.invariant_violations, ==, 0);
+    g_assert_cmpuint(t.vm->stats.removal_leaks, ==, 0);
+    munmap(src, 4096);
+    td_close(&t);
+}
+
 static void test_finalize_no_vcpu(void)
 {
     for (int variant = 0; variant < 3; variant++) {
@@ -585,6 +632,8 @@ int main(int argc, char **argv)
 
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/kvm-tdx-rules/finalize-no-vcpu", test_finalize_no_vcpu);
+    g_test_add_func("/kvm-tdx-rules/zap-blocks-before-finalize",
+                    test_zap_blocks_before_finalize);
     g_test_add_func("/kvm-tdx-rules/module-finalize-no-vcpus",
                     test_module_finalize_no_vcpus);
     g_test_add_func("/kvm-tdx-rules/init-vcpu-x2apic", test_init_vcpu_x2apic);
