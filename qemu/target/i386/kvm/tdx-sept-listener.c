@@ -10,7 +10,6 @@
 #include "system/memory.h"
 #include "system/kvm_int.h"
 #include "system/runstate.h"
-#include "tdx-sept.h"
 #include "tdx-sept-listener.h"
 #include "tdx-sept-ranges.h"
 #include "trace.h"
@@ -18,7 +17,7 @@
 typedef struct TdxSeptSection {
     RamDiscardListener rdl;
     MemoryRegionSection section;
-    TdxSept *sept;
+    TdxSeptListener *owner;
     /*
      * Set while registering (under KVM's conversion lock, which every
      * notification of a conversion holds too) and unregistering: the
@@ -37,7 +36,8 @@ typedef struct TdxSeptSection {
  */
 struct TdxSeptListener {
     MemoryListener listener;
-    TdxSept *sept;
+    TdxSeptConvertFn *convert;
+    void *opaque;
     /* Registered with their RamBlockAttributes. */
     QLIST_HEAD(, TdxSeptSection) sections;
     /* Added in this transaction, registered by the commit. */
@@ -64,7 +64,7 @@ static int tdx_sept_notify_populate(RamDiscardListener *rdl,
     }
     tdx_sept_section_range(section, &gpa, &size);
     trace_tdx_sept_listener_populate(gpa, size);
-    return tdx_sept_convert(s->sept, gpa, size, false, true);
+    return s->owner->convert(s->owner->opaque, gpa, size, false, true);
 }
 
 /* Became private: map it; a failure makes the conversion roll back. */
@@ -80,7 +80,7 @@ static int tdx_sept_notify_discard(RamDiscardListener *rdl,
     }
     tdx_sept_section_range(section, &gpa, &size);
     trace_tdx_sept_listener_discard(gpa, size);
-    return tdx_sept_convert(s->sept, gpa, size, true, true);
+    return s->owner->convert(s->owner->opaque, gpa, size, true, true);
 }
 
 static bool tdx_sept_section_is_ours(MemoryRegionSection *section)
@@ -101,7 +101,7 @@ static void tdx_sept_region_add(MemoryListener *listener,
     trace_tdx_sept_listener_region_add(section->offset_within_address_space,
                                        int128_get64(section->size));
     s = g_new0(TdxSeptSection, 1);
-    s->sept = l->sept;
+    s->owner = l;
     s->section = *section;
     /* Only the range is kept, not the flat view being built. */
     s->section.fv = NULL;
@@ -116,7 +116,7 @@ static int tdx_sept_map_added(MemoryRegionSection *section, void *opaque)
     uint64_t gpa, size;
 
     tdx_sept_section_range(section, &gpa, &size);
-    return tdx_sept_convert(s->sept, gpa, size, true, false);
+    return s->owner->convert(s->owner->opaque, gpa, size, true, false);
 }
 
 /*
@@ -204,7 +204,7 @@ static void tdx_sept_region_del(MemoryListener *listener,
     ram_discard_manager_unregister_listener(
         memory_region_get_ram_discard_manager(section->mr), &s->rdl);
     QLIST_REMOVE(s, next);
-    if (tdx_sept_convert(s->sept, gpa, size, false, false)) {
+    if (s->owner->convert(s->owner->opaque, gpa, size, false, false)) {
         /* Mapped pages of a memslot about to go: the VM cannot go on. */
         tdx_sept_listener_fail("unmap", gpa, size);
     }
@@ -212,11 +212,13 @@ static void tdx_sept_region_del(MemoryListener *listener,
     g_free(s);
 }
 
-TdxSeptListener *tdx_sept_listener_new(TdxSept *sept)
+TdxSeptListener *tdx_sept_listener_new(TdxSeptConvertFn *convert,
+                                       void *opaque)
 {
     TdxSeptListener *l = g_new0(TdxSeptListener, 1);
 
-    l->sept = sept;
+    l->convert = convert;
+    l->opaque = opaque;
     l->listener = (MemoryListener) {
         .name = "tdx-sept",
         .region_add = tdx_sept_region_add,

@@ -15,11 +15,21 @@
 #ifndef I386_TDX_SEPT_LISTENER_H
 #define I386_TDX_SEPT_LISTENER_H
 
-typedef struct TdxSept TdxSept;
 typedef struct TdxSeptListener TdxSeptListener;
 
-/* Start listening to the guest's memory map, converting through @sept. */
-TdxSeptListener *tdx_sept_listener_new(TdxSept *sept);
+/*
+ * Map (@to_private) or unmap [@gpa, @gpa + @size) in the S-EPT; @conversion
+ * when the attributes changed, not the memory map.  Returns 0 or -errno; a
+ * failure of a conversion makes it roll back.  Called with the BQL (memory
+ * map changes) or from vCPU threads with the RamBlockAttributes' lock held
+ * (conversions).
+ */
+typedef int TdxSeptConvertFn(void *opaque, uint64_t gpa, uint64_t size,
+                             bool to_private, bool conversion);
+
+/* Start listening to the guest's memory map, converting through @convert. */
+TdxSeptListener *tdx_sept_listener_new(TdxSeptConvertFn *convert,
+                                       void *opaque);
 
 /*
  * The private ranges of all guest_memfd-backed sections now, as a GArray of

@@ -189,6 +189,14 @@ static void tdx_sept_teardown(Notifier *notifier, void *data)
     qemu_mutex_unlock(&sept->lock);
 }
 
+/* The listener's conversions: tdx_sept_convert() of this TD. */
+static int tdx_sept_listener_convert(void *opaque, uint64_t gpa,
+                                     uint64_t size, bool to_private,
+                                     bool conversion)
+{
+    return tdx_sept_convert(opaque, gpa, size, to_private, conversion);
+}
+
 TdxSept *tdx_sept_new(Error **errp)
 {
     MachineState *ms = MACHINE(qdev_get_machine());
@@ -233,7 +241,7 @@ TdxSept *tdx_sept_new(Error **errp)
 
     qemu_mutex_init(&sept->lock);
     kvm_state->private_memory_pinned = true;
-    sept->listener = tdx_sept_listener_new(sept);
+    sept->listener = tdx_sept_listener_new(tdx_sept_listener_convert, sept);
     sept->exit_notifier.notify = tdx_sept_teardown;
     qemu_add_exit_notifier(&sept->exit_notifier);
     trace_tdx_sept_init(KVM_TDX_SEPT_LEAF_4K);
