@@ -108,9 +108,22 @@ static void print_report(const char *msg, void *opaque)
     g_test_message("%s: %s", (const char *)opaque, msg);
 }
 
+/* The range check's reports, one a line. */
+static GString *reported;
+
+static void collect_report(const char *msg, void *opaque)
+{
+    g_test_message("range: %s", msg);
+    g_string_append_printf(reported, "%s\n", msg);
+}
+
 static unsigned check_range(Fix *f, uint64_t gpa, uint64_t size)
 {
-    return tdx_td_check_range(f->td, gpa, size, print_report, "range");
+    if (!reported) {
+        reported = g_string_new(NULL);
+    }
+    g_string_truncate(reported, 0);
+    return tdx_td_check_range(f->td, gpa, size, collect_report, NULL);
 }
 
 static unsigned check_full(Fix *f)
@@ -133,8 +146,9 @@ static void test_clean(void)
 
 /*
  * One corruption: what, at (gpa, level), set to value (or old + delta);
- * the range [near, near + near_size) must report it; a check of the far
- * leaf E's page must report it too if far (a total), else stay quiet.
+ * a check of the range [near, near + near_size) must report it, with a
+ * message containing expect (the rule meant to find it); a check of the
+ * far leaf E's page must report it too if far (a total), else stay quiet.
  */
 struct corruption {
     const char *name;
@@ -145,6 +159,7 @@ struct corruption {
     uint64_t delta;
     uint64_t near, near_size;
     bool far;
+    const char *expect;
 };
 
 /* Values that depend on the fixture. */
@@ -154,41 +169,59 @@ struct corruption {
 
 static const struct corruption corruptions[] = {
     { "nr-present", TDX_CORRUPT_NR_PRESENT, GPA_A, TDX_LEVEL_4K, 0, 1,
-      GPA_D, SZ_4K, false },
+      GPA_D, SZ_4K, false,
+      "present entries, cached" },
     { "unknown-state", TDX_CORRUPT_STATE, GPA_A, TDX_LEVEL_4K, 9, 0,
-      GPA_A, SZ_4K, false },
+      GPA_A, SZ_4K, false,
+      "unknown state" },
     { "free-entry-not-cleared", TDX_CORRUPT_PFN, GPA_D, TDX_LEVEL_4K,
-      0x777, 0, GPA_D, SZ_4K, false },
+      0x777, 0, GPA_D, SZ_4K, false,
+      "FREE entry not cleared" },
     { "block-epoch-future", TDX_CORRUPT_BEPOCH, GPA_B, TDX_LEVEL_4K, 0, 5,
-      GPA_B, SZ_4K, false },
+      GPA_B, SZ_4K, false,
+      "in the future" },
     { "unblocked-with-epoch", TDX_CORRUPT_BEPOCH, GPA_A, TDX_LEVEL_4K, 1, 0,
-      GPA_A, SZ_4K, false },
+      GPA_A, SZ_4K, false,
+      "PENDING entry keeps block epoch" },
     { "child-level", TDX_CORRUPT_CHILD_LEVEL, GPA_A, TDX_LEVEL_2M, 2, 0,
-      GPA_D, SZ_4K, false },
+      GPA_D, SZ_4K, false,
+      "bad non-leaf entry" },
     { "pamt-owner-leaf", TDX_CORRUPT_PAMT_OWNER, GPA_A, TDX_LEVEL_4K, 99, 0,
-      GPA_A, SZ_4K, false },
+      GPA_A, SZ_4K, false,
+      "PAMT says td 0 type 4 level 0" },
     { "pamt-type-sept-page", TDX_CORRUPT_PAMT_TYPE, GPA_A, TDX_LEVEL_2M,
-      PT_REG, 0, GPA_D, SZ_4K, false },
+      PT_REG, 0, GPA_D, SZ_4K, false,
+      "PAMT says td 1 type 4 level 0, tree says td 1 type 3" },
     { "pamt-level-2m-leaf", TDX_CORRUPT_PAMT_LEVEL, GPA_C, TDX_LEVEL_2M,
-      TDX_LEVEL_4K, 0, GPA_C + 7 * SZ_4K, SZ_4K, false },
+      TDX_LEVEL_4K, 0, GPA_C + 7 * SZ_4K, SZ_4K, false,
+      "PAMT says td 1 type 4 level 0, tree says td 1 type 4 level 1" },
     { "4k-in-2m-frame-from-4k", TDX_CORRUPT_LEAF_MOVE, GPA_A, TDX_LEVEL_4K,
-      VALUE_IN_C, 0, GPA_A, SZ_4K, false },
+      VALUE_IN_C, 0, GPA_A, SZ_4K, false,
+      "lies in the 2M page" },
     { "4k-in-2m-frame-from-2m", TDX_CORRUPT_LEAF_MOVE, GPA_A, TDX_LEVEL_4K,
-      VALUE_IN_C, 0, GPA_C, SZ_2M, false },
+      VALUE_IN_C, 0, GPA_C, SZ_2M, false,
+      "which has a PAMT entry of its own" },
     { "pamt-drop", TDX_CORRUPT_PAMT_DROP, GPA_A, TDX_LEVEL_4K, 0, 0,
-      GPA_A, SZ_4K, true },
+      GPA_A, SZ_4K, true,
+      "has no PAMT entry of its own" },
     { "pamt-drop-sept-page", TDX_CORRUPT_PAMT_DROP, GPA_A, TDX_LEVEL_2M, 0, 0,
-      GPA_D, SZ_4K, true },
+      GPA_D, SZ_4K, true,
+      "S-EPT pages owned" },
     { "leaves-cached", TDX_CORRUPT_LEAVES, 0, TDX_LEVEL_4K, 0, 1,
-      GPA_E, SZ_4K, true },
+      GPA_E, SZ_4K, true,
+      "leaves, cached" },
     { "leaves-2m-cached", TDX_CORRUPT_LEAVES, 0, TDX_LEVEL_2M, 0, -1ULL,
-      GPA_E, SZ_4K, true },
+      GPA_E, SZ_4K, true,
+      "leaves, cached" },
     { "sept-pages-cached", TDX_CORRUPT_SEPT_PAGES, 0, TDX_LEVEL_2M, 0, 1,
-      GPA_E, SZ_4K, true },
+      GPA_E, SZ_4K, true,
+      "S-EPT pages, cached" },
     { "child-pages", TDX_CORRUPT_CHILD_PAGES, 0, 0, 0, 1,
-      GPA_E, SZ_4K, true },
+      GPA_E, SZ_4K, true,
+      "child count" },
     { "pamt-stray-page", TDX_CORRUPT_PAMT_STRAY, 0, 0, VALUE_FRESH_4K, 0,
-      GPA_E, SZ_4K, true },
+      GPA_E, SZ_4K, true,
+      "private 4K pages owned" },
 };
 
 static uint64_t resolve(Fix *f, uint64_t v)
@@ -226,6 +259,7 @@ static void test_corruption(gconstpointer opaque)
                                       value, k->delta ? NULL : &old));
 
     g_assert_cmpuint(check_range(&f, k->near, k->near_size), >=, 1);
+    g_assert_nonnull(strstr(reported->str, k->expect));
     if (k->far) {
         g_assert_cmpuint(check_range(&f, GPA_E, SZ_4K), >=, 1);
     } else {
