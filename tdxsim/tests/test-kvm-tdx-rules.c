@@ -404,6 +404,47 @@ static void test_mapgpa_maxphyaddr(void)
 }
 
 /*
+ * Linux 7.2 tdx_complete_vmcall_map_gpa(): userspace answers a MapGPA exit
+ * with hypercall.ret 0, EINVAL or EAGAIN; anything else is "return
+ * -EINVAL" (with a WARN if it is another valid KVM_HC_MAP_GPA_RANGE
+ * return), and x86.c kvm_arch_vcpu_ioctl_run() returns it from KVM_RUN
+ * before entering the guest: no TDVMCALL status reaches the guest, nothing
+ * is answered INVALID_OPERAND.  The simulator counts it as a violation (a
+ * VMM bug).  The integration path: KVM_RUN, the exit, the bad answer, the
+ * next KVM_RUN.
+ */
+static void test_mapgpa_bad_ret(void)
+{
+    static const uint64_t bad[] = { ENOMEM, 1, (uint64_t)-EINVAL };
+
+    for (unsigned i = 0; i < G_N_ELEMENTS(bad); i++) {
+        struct td t;
+
+        td_create(&t, "vcpu 0\n"
+                  "mapgpa shared 0x200000 4K expect=ok\n"
+                  "shutdown\n");
+        g_assert_cmpint(td_init_vm(&t, 0x3, NULL), ==, 0);
+        td_memory(&t);
+        td_vcpu(&t);
+        g_assert_cmpint(set_cpuid(t.vcpu_fd, X2APIC, 48, 48), ==, 0);
+        g_assert_cmpint(tdx_op(t.vcpu_fd, KVM_TDX_INIT_VCPU, (void *)1L,
+                               NULL), ==, 0);
+        g_assert_cmpint(tdx_op(t.vm_fd, KVM_TDX_FINALIZE_VM, NULL, NULL), ==,
+                        0);
+        g_assert_cmpint(sim_ioctl(t.vcpu_fd, KVM_RUN, NULL), ==, 0);
+        g_assert_cmpuint(t.run->exit_reason, ==, KVM_EXIT_HYPERCALL);
+        g_assert_cmpuint(t.run->hypercall.nr, ==, KVM_HC_MAP_GPA_RANGE_NR);
+        g_assert_cmphex(t.run->hypercall.args[0], ==, 0x200000);
+        t.run->hypercall.ret = bad[i];
+        g_assert_cmpint(ioctl_err(t.vcpu_fd, KVM_RUN, NULL), ==, -EINVAL);
+        g_assert_cmpuint(t.vm->stats.mapgpa_user_error, ==, 0);
+        g_assert_cmpuint(t.vm->stats.mapgpa_retry, ==, 0);
+        g_assert_cmpuint(t.vm->stats.invariant_violations, ==, 1);
+        td_close(&t);
+    }
+}
+
+/*
  * TD_PARAMS.TSC_FREQUENCY = default_tsc_khz / 25000 (Linux 7.2
  * setup_tdparams()); the module wants 4..400 (module 1.5 tdh_mng_init.c,
  * VIRT_TSC_FREQUENCY_MIN/_MAX: 100 MHz .. 10 GHz), else OPERAND_INVALID |
@@ -641,6 +682,7 @@ int main(int argc, char **argv)
                     test_pre_fault_before_finalize);
     g_test_add_func("/kvm-tdx-rules/mapgpa-maxphyaddr",
                     test_mapgpa_maxphyaddr);
+    g_test_add_func("/kvm-tdx-rules/mapgpa-bad-ret", test_mapgpa_bad_ret);
     g_test_add_func("/kvm-tdx-rules/init-vm-tsc", test_init_vm_tsc);
     g_test_add_func("/kvm-tdx-rules/init-vm-xfam", test_init_vm_xfam);
     g_test_add_func("/kvm-tdx-rules/module-td-params", test_module_td_params);
