@@ -294,12 +294,18 @@ int sim_pre_fault_memory(struct sim_vcpu *vcpu, struct kvm_pre_fault_memory *r)
         return -EINVAL;
     }
     pthread_mutex_lock(&vm->lock);
-    if (vm->tdx_state != SIM_TDX_RUNNABLE && vm->type == KVM_X86_TDX_VM) {
+    if (vm->type == KVM_X86_TDX_VM &&
+        (vm->tdx_state != SIM_TDX_RUNNABLE || vm->sept.enabled)) {
         /*
          * Linux 7.2 mmu.c kvm_arch_vcpu_pre_fault_memory():
          * !kvm->arch.pre_fault_allowed -> -EOPNOTSUPP; false for a TD
-         * (x86.c kvm_arch_init_vm()) until tdx.c tdx_td_finalize() sets it.
+         * (x86.c kvm_arch_init_vm()) until tdx.c tdx_td_finalize() sets it,
+         * which the KVM series leaves false in side-table mode (a pre-fault
+         * would map private memory through the TDP MMU behind the table).
          */
+        if (vm->sept.enabled) {
+            vm->sept.prefault_refused++;
+        }
         pthread_mutex_unlock(&vm->lock);
         return -EOPNOTSUPP;
     }
@@ -313,12 +319,6 @@ int sim_pre_fault_memory(struct sim_vcpu *vcpu, struct kvm_pre_fault_memory *r)
         }
         if (!slot) {
             ret = -ENOENT;
-            break;
-        }
-        if (sim_gfn_private(vm, r->gpa >> 12) && vm->sept.enabled) {
-            /* Side-table mode: everything private is mapped already. */
-            vm->sept.prefault_refused++;
-            ret = -EOPNOTSUPP;
             break;
         }
         if (sim_gfn_private(vm, r->gpa >> 12)) {

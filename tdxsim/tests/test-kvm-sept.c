@@ -355,6 +355,18 @@ static void test_build(void)
                     0);
     g_assert_cmpint(sim_ioctl(t->vcpu_fd, KVM_PRE_FAULT_MEMORY, &pf), ==, -1);
     g_assert_cmpint(errno, ==, EOPNOTSUPP);
+    /*
+     * Shared memory neither: the KVM series leaves pre_fault_allowed false
+     * in the mode (tdx_td_finalize()), so KVM_PRE_FAULT_MEMORY never maps
+     * through the TDP MMU behind the side table.
+     */
+    g_assert_cmpint(unmap(t, 0, 4096), ==, 0);
+    g_assert_cmpint(set_attrs(t, 0, 4096, false), ==, 0);
+    pf = (struct kvm_pre_fault_memory) { .gpa = 0, .size = 4096 };
+    g_assert_cmpint(sim_ioctl(t->vcpu_fd, KVM_PRE_FAULT_MEMORY, &pf), ==, -1);
+    g_assert_cmpint(errno, ==, EOPNOTSUPP);
+    g_assert_cmpuint(pf.size, ==, 4096);
+    g_assert_cmpuint(t->vm->sept.prefault_refused, ==, 2);
     g_assert_cmpuint(t->vm->stats.invariant_violations, ==, 0);
     g_assert_cmpuint(t->vm->build.kernel_calls, >, 1000);
     g_assert_cmpuint(t->vm->build.leaves[0], ==, BIG >> 12);

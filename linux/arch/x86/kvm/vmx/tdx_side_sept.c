@@ -397,9 +397,13 @@ out:
 	return r;
 }
 
-/* Unmap [@gfn, @end) with ss->lock held; *@next: the first gfn not done. */
+/*
+ * Unmap [@gfn, @end) with ss->lock held; *@next: the first gfn not done.
+ * @interruptible: stop with -EINTR between batches if a signal is pending.
+ */
 static int side_sept_unmap_locked(struct kvm *kvm, struct tdx_side_sept *ss,
-				  gfn_t gfn, gfn_t end, gfn_t *next)
+				  gfn_t gfn, gfn_t end, gfn_t *next,
+				  bool interruptible)
 {
 	gfn_t batch[TDX_SIDE_SEPT_UNMAP_BATCH];
 	unsigned long index = gfn;
@@ -428,8 +432,9 @@ static int side_sept_unmap_locked(struct kvm *kvm, struct tdx_side_sept *ss,
 			break;
 		gfn = batch[nr - 1] + 1;
 
-		if (gfn < end && signal_pending(current))
+		if (gfn < end && interruptible && signal_pending(current))
 			r = -EINTR;
+		cond_resched();
 	}
 	*next = gfn;
 	return r;
@@ -471,7 +476,8 @@ static int side_sept_range_cmd(struct kvm *kvm, struct tdx_side_sept *ss,
 		if (ss->torn_down)
 			r = -EINVAL;
 		else
-			r = side_sept_unmap_locked(kvm, ss, gfn, end, &next);
+			r = side_sept_unmap_locked(kvm, ss, gfn, end, &next,
+						   true);
 		mutex_unlock(&ss->lock);
 	}
 
@@ -650,7 +656,8 @@ void tdx_side_sept_flush_memslot(struct kvm *kvm, struct kvm_memory_slot *slot)
 	if (ss->torn_down)
 		return;
 
-	if (side_sept_unmap_locked(kvm, ss, slot->base_gfn, end, &next))
+	/* A memslot deletion cannot fail: not interruptible. */
+	if (side_sept_unmap_locked(kvm, ss, slot->base_gfn, end, &next, false))
 		return;	/* The VM is dead: its pages are reclaimed at the end. */
 
 	xa_for_each_range(&ss->pages, index, page, slot->base_gfn, end - 1)
