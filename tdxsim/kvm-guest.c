@@ -3,7 +3,8 @@
  * tdxsim: KVM's side of what the scripted guest does (kvm-guest.h): the
  * EPT violations of its accesses and ACCEPTs (implicit conversion exits,
  * the mirror MMU's lazy fault-in, side-table mode's split of a pending 2M
- * leaf) and the TDCALLs it makes.  Runs with vm->lock held, from KVM_RUN.
+ * leaf) and the TDCALLs it makes.  Runs with vm->lock held, from KVM_RUN;
+ * a TDCALL and the mirror's private fault drop it meanwhile.
  */
 #include <errno.h>
 
@@ -11,6 +12,9 @@
 #include "kvm-guest.h"
 #include "kvm-mmu.h"
 #include "kvm-sept.h"
+
+/* Local retries of one private fault (each paused a little, kvm-mmu.c). */
+#define FAULT_LOCAL_RETRIES 100000
 
 enum kvm_gpa_state kvm_guest_gpa_state(struct sim_vcpu *vcpu, uint64_t gpa,
                                        int *level)
@@ -89,10 +93,25 @@ enum kvm_fault kvm_guest_private_fault(struct sim_vcpu *vcpu, uint64_t gpa,
         }
         return fault_exit(vcpu, gpa);
     }
-    if (!sim_gfn_private(vm, gpa >> 12)) {
-        return fault_exit(vcpu, gpa);
+    /*
+     * Linux 7.2 tdx_handle_ept_violation(): a private fault answered
+     * RET_PF_RETRY (a frozen SPTE, a zap in between, BUSY from AUG or
+     * SEPT.ADD) is retried locally, without re-entering the guest, until
+     * it is resolved, a signal is pending (immediate_exit here) or the VM
+     * is dead; bounded here so that a BUSY that never ends shows up (the
+     * guest then re-executes, and a livelock is found).
+     */
+    for (unsigned tries = 0;; tries++) {
+        if (!sim_gfn_private(vm, gpa >> 12)) {
+            return fault_exit(vcpu, gpa);
+        }
+        /* vm->lock dropped meanwhile: other vCPUs fault in parallel. */
+        r = sim_mmu_fault_private(vcpu, gpa);
+        if (r != -EAGAIN || tries >= FAULT_LOCAL_RETRIES ||
+            __atomic_load_n(&vcpu->run->immediate_exit, __ATOMIC_ACQUIRE)) {
+            break;
+        }
     }
-    r = sim_mmu_map_private(vm, gpa, false);
     switch (r) {
     case 0:
         sim_check_range(vm, gpa & ~0xfffULL, SIM_PAGE_SIZE);

@@ -92,9 +92,22 @@ void sim_kick_vcpus(struct sim_vm *vm, bool after_track)
     vm->stats.vcpus_kicked += kick_all(vm);
 }
 
+/* vCPU threads in a private fault without vm->lock (kvm-mmu.c). */
+static bool any_faulting(struct sim_vm *vm)
+{
+    return __atomic_load_n(&vm->faulting, __ATOMIC_SEQ_CST) != 0;
+}
+
 void sim_quiesce(struct sim_vm *vm)
 {
     kick_all(vm);
+    /*
+     * A fault in flight finishes its SEAMCALLs without vm->lock (no new
+     * one starts: that needs vm->lock), then waits for vm->lock.
+     */
+    while (any_faulting(vm)) {
+        pause_ns(POLL_NS);
+    }
 }
 
 void sim_no_vcpus_begin(struct sim_vm *vm)
@@ -198,7 +211,7 @@ void sim_block_entry(struct sim_vm *vm)
     uint64_t start = now_ns();
 
     __atomic_store_n(&vm->no_entry, 1, __ATOMIC_SEQ_CST);
-    while (any_outside(vm)) {
+    while (any_outside(vm) || any_faulting(vm)) {
         if (now_ns() - start > KICK_TIMEOUT_NS) {
             fprintf(stderr, "tdxsim: vCPU threads still outside vm->lock at "
                     "VM destruction\n");

@@ -151,7 +151,11 @@ int sim_vcpu_run(struct sim_vcpu *vcpu)
             continue;           /* a kick's TD exit: enter again */
         }
         res = sim_guest()->step(vcpu, &err);
-        tdx_vp_exit(vm->td, vcpu->vp);
+        if (vm->td) {
+            /* (a private fault left the guest already, and dropped
+             * vm->lock: the TD may be gone, the loop then returns -EIO) */
+            tdx_vp_exit(vm->td, vcpu->vp);
+        }
 
         switch (res) {
         case GUEST_EXIT:

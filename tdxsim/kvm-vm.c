@@ -57,8 +57,24 @@ void sim_free_ctl_pfn(tdx_pfn_t pfn)
     pthread_mutex_unlock(&sim.lock);
 }
 
+void sim_mmu_lock_init(struct sim_vm *vm)
+{
+    pthread_rwlockattr_t attr;
+
+    /* A zap must not wait for ever behind a stream of faults. */
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr,
+                                  PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&vm->mmu_lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
+    pthread_mutex_init(&vm->mirror_lock, NULL);
+    vm->mirror_frozen = g_hash_table_new_full(g_int64_hash, g_int64_equal,
+                                              g_free, NULL);
+}
+
 void sim_track_peaks(struct sim_vm *vm)
 {
+    pthread_mutex_lock(&vm->mirror_lock);
     for (int l = 0; l <= TDX_MAX_LEVELS; l++) {
         if (vm->mirror_pages[l] > vm->mirror_peak[l]) {
             vm->mirror_peak[l] = vm->mirror_pages[l];
@@ -67,6 +83,7 @@ void sim_track_peaks(struct sim_vm *vm)
     if (vm->mirror_total > vm->mirror_total_peak) {
         vm->mirror_total_peak = vm->mirror_total;
     }
+    pthread_mutex_unlock(&vm->mirror_lock);
     if (vm->td) {
         for (int l = 0; l < 2; l++) {
             uint64_t n = tdx_td_leaves(vm->td, l);

@@ -16,6 +16,17 @@
  * vCPU thread in guest mode calls it without vm->lock (TDH.VP.ENTER, the
  * guest's TDCALLs; kvm-kick.c), so its calls overlap with those of the
  * thread holding vm->lock.  KVM_RUN never blocks with a VM lock held.
+ *
+ * Mirror mode's private faults run as Linux 7.2 runs them (kvm-mmu.c):
+ * vm->mmu_lock (kvm->mmu_lock, an rwlock) held for read and vm->lock
+ * dropped, so vCPUs fault in parallel; vm->mirror_lock guards the mirror's
+ * tables (the SPTEs' cmpxchg) and is never held across a SEAMCALL; zaps
+ * hold vm->lock and mmu_lock for write.  Lock order:
+ *     vm->lock -> vm->mmu_lock -> vm->mirror_lock -> sim_host.lock
+ *     (the TDX module's internal mutex innermost, inside each call);
+ * a faulting vCPU holds mmu_lock without vm->lock and takes vm->lock only
+ * after releasing mmu_lock.  Everything else of KVM, including the
+ * scripted guest's steps, stays serialised under vm->lock.
  */
 #ifndef TDXSIM_KVM_VM_H
 #define TDXSIM_KVM_VM_H
@@ -190,6 +201,9 @@ struct sim_stats {
                                    or WBINVD failed (7.2: KVM_BUG_ON) */
     uint64_t accept_calls, accept_4k, accept_2m, accept_busy_retries;
     uint64_t busy_retries;      /* SEAMCALLs retried by KVM after BUSY */
+    uint64_t fault_busy_retries; /* of which private faults: RET_PF_RETRY */
+    uint64_t fault_lost_races;  /* faults that met a frozen SPTE or a zap
+                                   (stale): RET_PF_RETRY */
     uint64_t vcpu_kicks;        /* kvm_make_all_cpus_request(OUTSIDE_GUEST_MODE) */
     uint64_t vcpus_kicked;      /* vCPUs it found in the guest and waited for */
     uint64_t no_vcpus_retries;  /* tdh_do_no_vcpus(): BUSY, kick, retry */
@@ -294,6 +308,19 @@ struct sim_vm {
      * first and is never visited again (Linux 7.2 leaks the page).
      */
     GHashTable *mirror_leaves;
+    /*
+     * Parallel faults (kvm-mmu.c; order above): mmu_lock; mirror_lock
+     * guards mirror, mirror_leaves, mirror_frozen (SPTEs frozen by a fault
+     * in flight: FROZEN_SPTE) and the mirror_* counters; (atomics)
+     * mmu_invalidate_seq, bumped by every zap; faulting, vCPU threads in
+     * a fault without vm->lock; fault calls in flight and their peak.
+     */
+    pthread_rwlock_t mmu_lock;
+    pthread_mutex_t mirror_lock;
+    GHashTable *mirror_frozen;
+    uint64_t mmu_invalidate_seq;
+    int faulting;
+    int fault_calls_in_flight, fault_calls_peak;
     uint64_t mirror_pages[TDX_MAX_LEVELS + 1];
     uint64_t mirror_peak[TDX_MAX_LEVELS + 1];
     uint64_t mirror_total, mirror_total_peak;
@@ -364,6 +391,8 @@ tdx_pfn_t sim_alloc_ctl_pfn(void);
 void sim_free_ctl_pfn(tdx_pfn_t pfn);
 /* The report's high-water marks (mirror pages, private leaves). */
 void sim_track_peaks(struct sim_vm *vm);
+/* At VM creation: mmu_lock (writer-preferring), mirror_lock, frozen set. */
+void sim_mmu_lock_init(struct sim_vm *vm);
 
 /* kvm-memslot.c: memslot, attribute and guest_memfd lookups. */
 bool sim_gfn_private(struct sim_vm *vm, uint64_t gfn);

@@ -253,6 +253,7 @@ static int create_vm(unsigned long type)
                                        g_free);
     vm->mirror_leaves = g_hash_table_new_full(g_int64_hash, g_int64_equal,
                                               g_free, g_free);
+    sim_mmu_lock_init(vm);
     vm->gmems = g_ptr_array_new();
     vm->stats.ioctls = g_hash_table_new(g_str_hash, g_str_equal);
     vm->stats.exits = g_hash_table_new(g_str_hash, g_str_equal);

@@ -168,7 +168,8 @@ static void side_table_object(struct json_writer *w, struct sim_vm *vm)
  * Real lock contention inside the TDX module (tdxmod-lock.c; injected BUSY
  * is not counted here) and what KVM did about it (kvm-kick.c).
  */
-static void contention_object(struct json_writer *w, const struct sim_stats *s)
+static void contention_object(struct json_writer *w, struct sim_vm *vm,
+                              const struct sim_stats *s)
 {
     struct tdx_counters c = *tdxmod_counters(sim.mod);
     uint64_t total = c.contended_tree + c.contended_entry + c.contended_epoch;
@@ -194,6 +195,14 @@ static void contention_object(struct json_writer *w, const struct sim_stats *s)
     }
     json_end_object(w);
     json_kv_uint(w, "kvm_busy_retries", s->busy_retries);
+    /* Mirror faults in parallel (kvm-mmu.c): RET_PF_RETRY on BUSY, on a
+     * frozen SPTE or a stale fault; SEAMCALLs of faults, and of anyone
+     * (the module's count, process-wide), in flight at once. */
+    json_kv_uint(w, "fault_busy_retries", s->fault_busy_retries);
+    json_kv_uint(w, "fault_lost_races", s->fault_lost_races);
+    json_kv_uint(w, "fault_calls_peak",
+                 __atomic_load_n(&vm->fault_calls_peak, __ATOMIC_RELAXED));
+    json_kv_uint(w, "seamcalls_peak", tdxmod_seamcalls_peak(sim.mod, false));
     json_kv_uint(w, "no_vcpus_retries", s->no_vcpus_retries);
     json_kv_uint(w, "vp_enter_busy", s->vp_enter_busy);
     json_kv_uint(w, "kicks", s->vcpu_kicks);
@@ -280,7 +289,7 @@ static char *render(struct sim_vm *vm)
     json_kv_uint(&w, "init_mem_measured_pages", s->init_mem_measured);
     json_end_object(&w);
 
-    contention_object(&w, s);
+    contention_object(&w, vm, s);
 
     json_key(&w, "accept");
     json_begin_object(&w);

@@ -113,6 +113,9 @@ struct tdxmod {
      */
     pthread_mutex_t mu;
     uint64_t hold_ns[TDX_NR_LEAVES];    /* tdxmod_set_lock_hold() */
+    /* SEAMCALLs (not ACCEPT) in flight, from entry to their locks' release
+     * (tdxmod-lock.c), and the peak: calls of several threads overlapping. */
+    unsigned calls_in_flight, calls_peak;
     uint64_t rng;               /* xorshift64* state */
     struct tdx_cost_table cost;
     struct tdx_inject_busy inject[TDX_NR_LEAVES];

@@ -44,6 +44,10 @@ static void begin(struct tdxmod *m, unsigned slot)
     pthread_mutex_lock(&m->mu);
     g_assert(!frame.active);
     frame = (struct tdx_frame){ .active = true, .slot = slot };
+    if (slot != TDX_ACCEPT_SLOT &&
+        ++m->calls_in_flight > m->calls_peak) {
+        m->calls_peak = m->calls_in_flight;
+    }
 }
 
 tdx_status_t tdx_call_begin(struct tdxmod *m, enum tdx_leaf leaf)
@@ -191,6 +195,9 @@ static tdx_status_t end(struct tdxmod *m, tdx_status_t status)
         pthread_mutex_lock(&m->mu);
         release_locks();
     }
+    if (frame.slot != TDX_ACCEPT_SLOT) {
+        m->calls_in_flight--;
+    }
     frame.active = false;
     pthread_mutex_unlock(&m->mu);
     return status;
@@ -215,6 +222,18 @@ void tdxmod_set_lock_hold(struct tdxmod *m, unsigned leaf, uint64_t ns)
     if (leaf < TDX_NR_LEAVES) {
         m->hold_ns[leaf] = ns;
     }
+}
+
+unsigned tdxmod_seamcalls_peak(struct tdxmod *m, bool reset)
+{
+    TDX_GUARD(m);
+
+    unsigned peak = m->calls_peak;
+
+    if (reset) {
+        m->calls_peak = m->calls_in_flight;
+    }
+    return peak;
 }
 
 bool tdx_td_epoch_lock_held(const struct tdx_td *td)

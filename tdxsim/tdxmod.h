@@ -233,6 +233,11 @@ void tdxmod_inject_busy(struct tdxmod *m, enum tdx_leaf leaf,
  * Not an injected status: the other thread's try-lock fails on a holder.
  */
 void tdxmod_set_lock_hold(struct tdxmod *m, unsigned leaf, uint64_t ns);
+/*
+ * Most SEAMCALLs (TDCALLs aside) in flight at once, from entry to the
+ * release of their locks, since the last reset (reset: start again).
+ */
+unsigned tdxmod_seamcalls_peak(struct tdxmod *m, bool reset);
 /* Whether the TD's epoch lock is held right now (tests). */
 bool tdx_td_epoch_lock_held(const struct tdx_td *td);
 /* Counters summed over all TDs of this module (including destroyed ones). */

@@ -662,6 +662,166 @@ static void test_kick_after_track(void)
     g_assert_cmpuint(kicked, ==, 0);
 }
 
+/*
+ * Mirror faults in parallel, as Linux 7.2 runs them (kvm_tdp_mmu_map()
+ * under mmu_lock held for read): two vCPU threads accept interleaved 4K
+ * pages of the same fresh 2M regions, so that their faults meet on the
+ * same new S-EPT pages (a frozen SPTE: RET_PF_RETRY, retried locally) and
+ * their PAGE.AUGs overlap in the module (each holds its locks a while:
+ * TDXSIM_LOCK_HOLD).  Meanwhile the test holds the S-EPT tree lock
+ * exclusively now and then, as a vCPU in zero-step mitigation does
+ * (TDH.VP.ENTER): the faults' AUG / SEPT.ADD answer BUSY and are retried.
+ * Every page ends mapped and accepted, no violation, nothing leaks.
+ */
+#define PAR_PAGES 96
+
+struct par_vcpu {
+    int fd;
+    struct kvm_run *run;
+    int r;
+    int done;
+};
+
+static gpointer par_run(gpointer opaque)
+{
+    struct par_vcpu *v = opaque;
+
+    do {
+        v->r = sim_ioctl(v->fd, KVM_RUN, NULL);
+    } while (v->r == 0 && v->run->exit_reason != KVM_EXIT_SYSTEM_EVENT);
+    __atomic_store_n(&v->done, 1, __ATOMIC_SEQ_CST);
+    return NULL;
+}
+
+static void test_parallel_faults(void)
+{
+    g_autofree char *path = g_strdup("/tmp/tdxsim-test-kvm-XXXXXX");
+    g_autofree struct kvm_tdx_init_vm *init =
+        g_malloc0(sizeof(*init) + sizeof(struct kvm_cpuid_entry2));
+    struct kvm_enable_cap hc = { .cap = KVM_CAP_EXIT_HYPERCALL,
+                                 .args[0] = 1ULL << 12 };
+    struct kvm_enable_cap split = { .cap = KVM_CAP_SPLIT_IRQCHIP,
+                                    .args[0] = 24 };
+    struct kvm_create_guest_memfd gm = { .size = 16 * MB };
+    struct kvm_userspace_memory_region2 slot = {
+        .slot = 0, .flags = KVM_MEM_GUEST_MEMFD, .memory_size = 16 * MB,
+    };
+    struct kvm_memory_attributes a = {
+        .size = 16 * MB, .attributes = KVM_MEMORY_ATTRIBUTE_PRIVATE,
+    };
+    uint64_t owned = tdxmod_pages_owned(sim.mod);
+    const struct tdx_counters *c = tdxmod_counters(sim.mod);
+    uint64_t contended0 = c->contended_tree;
+    GString *text = g_string_new("");
+    struct par_vcpu v[2];
+    GThread *th[2];
+    struct sim_vm *vm;
+    int vm_fd, gmem, fd, round = 0;
+    unsigned peak;
+
+    /* vCPU i accepts pages i, i + 2, ... of 2M regions at 4, 6, 8 MiB. */
+    for (int i = 0; i < 2; i++) {
+        g_string_append_printf(text, "vcpu %d\n", i);
+        for (int p = i; p < PAR_PAGES; p += 2) {
+            g_string_append_printf(text, "accept 0x%x 4K\n",
+                                   0x400000 + (p % 3) * 0x200000 +
+                                   (p / 3) * 0x1000);
+        }
+        g_string_append(text, "shutdown\n");
+    }
+    fd = g_mkstemp(path);
+    g_assert_cmpint(write(fd, text->str, text->len), ==, text->len);
+    close(fd);
+    g_string_free(text, TRUE);
+    g_setenv("TDXSIM_TRACE", path, TRUE);
+    vm_fd = sim_ioctl(sys_fd, KVM_CREATE_VM, (void *)5L);
+    g_assert_cmpint(vm_fd, >=, 0);
+    vm = the_vm();
+    g_unsetenv("TDXSIM_TRACE");
+    unlink(path);
+    g_assert_cmpint(sim_ioctl(vm_fd, KVM_ENABLE_CAP, &hc), ==, 0);
+    g_assert_cmpint(sim_ioctl(vm_fd, KVM_ENABLE_CAP, &split), ==, 0);
+    init->attributes = 1ULL << 28;
+    init->xfam = 0x3;
+    init->cpuid.nent = 1;
+    init->cpuid.entries[0].function = 0x80000008;
+    init->cpuid.entries[0].eax = (48 << 16) | 48;
+    g_assert_cmpint(tdx_op(vm_fd, KVM_TDX_INIT_VM, 0, init), ==, 0);
+    gmem = sim_ioctl(vm_fd, KVM_CREATE_GUEST_MEMFD, &gm);
+    g_assert_cmpint(gmem, >=, 0);
+    slot.guest_memfd = gmem;
+    g_assert_cmpint(sim_ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION2, &slot), ==,
+                    0);
+    g_assert_cmpint(sim_ioctl(vm_fd, KVM_SET_MEMORY_ATTRIBUTES, &a), ==, 0);
+    for (int i = 0; i < 2; i++) {
+        v[i].done = 0;
+        v[i].fd = sim_ioctl(vm_fd, KVM_CREATE_VCPU, (void *)(long)i);
+        g_assert_cmpint(v[i].fd, >=, 0);
+        v[i].run = mmap(NULL, 2 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED,
+                        v[i].fd, 0);
+        g_assert_true(v[i].run != MAP_FAILED);
+        g_assert_cmpint(set_td_cpuid(v[i].fd), ==, 0);
+        g_assert_cmpint(tdx_op(v[i].fd, KVM_TDX_INIT_VCPU, 0, (void *)1L),
+                        ==, 0);
+    }
+    g_assert_cmpint(tdx_op(vm_fd, KVM_TDX_FINALIZE_VM, 0, NULL), ==, 0);
+
+    tdxmod_set_lock_hold(sim.mod, TDH_MEM_PAGE_AUG, 300 * 1000);
+    tdxmod_set_lock_hold(sim.mod, TDH_MEM_SEPT_ADD, 2 * 1000 * 1000);
+    tdxmod_seamcalls_peak(sim.mod, true);
+    for (int i = 0; i < 2; i++) {
+        th[i] = g_thread_new("vcpu", par_run, &v[i]);
+    }
+    /* Zero-step mitigation on and off until both vCPUs are done. */
+    while (!(__atomic_load_n(&v[0].done, __ATOMIC_SEQ_CST) &&
+             __atomic_load_n(&v[1].done, __ATOMIC_SEQ_CST)) && round < 20000) {
+        if (round++ % 4 == 0) {
+            tdx_td_hold_tree_lock(vm->td, true);
+            g_usleep(1000);
+            tdx_td_release_tree_lock(vm->td);
+        }
+        g_usleep(500);
+    }
+    for (int i = 0; i < 2; i++) {
+        g_thread_join(th[i]);
+        g_assert_cmpint(v[i].r, ==, 0);
+        g_assert_cmpint(v[i].run->exit_reason, ==, KVM_EXIT_SYSTEM_EVENT);
+    }
+    tdxmod_set_lock_hold(sim.mod, TDH_MEM_PAGE_AUG, 0);
+    tdxmod_set_lock_hold(sim.mod, TDH_MEM_SEPT_ADD, 0);
+    peak = tdxmod_seamcalls_peak(sim.mod, true);
+    g_test_message("parallel faults: %" PRIu64 " lazy maps, %" PRIu64
+                   " BUSY retried, %" PRIu64 " lost races, fault calls "
+                   "peak %d, module peak %u", vm->stats.lazy_maps,
+                   vm->stats.fault_busy_retries, vm->stats.fault_lost_races,
+                   vm->fault_calls_peak, peak);
+    g_assert_false(vm->bugged);
+    g_assert_cmpuint(vm->stats.invariant_violations, ==, 0);
+    g_assert_cmpuint(vm->stats.run_failures, ==, 0);
+    g_assert_cmpuint(vm->stats.accept_4k, ==, PAR_PAGES);
+    g_assert_cmpuint(vm->stats.lazy_maps, ==, PAR_PAGES);
+    g_assert_cmpuint(tdx_td_leaves(vm->td, TDX_LEVEL_4K), ==, PAR_PAGES);
+    g_assert_cmpuint(g_hash_table_size(vm->mirror_leaves), ==, PAR_PAGES);
+    /* PDPT, PD, and one PT per 2M region: each S-EPT page linked once */
+    g_assert_cmpuint(g_hash_table_size(vm->mirror), ==, 2 + 3);
+    g_assert_cmpuint(g_hash_table_size(vm->mirror_frozen), ==, 0);
+    /* Two vCPUs' fault SEAMCALLs in flight at once, and BUSY retried. */
+    g_assert_cmpint(vm->fault_calls_peak, >=, 2);
+    g_assert_cmpuint(peak, >=, 2);
+    g_assert_cmpuint(vm->stats.fault_busy_retries, >=, 1);
+    g_assert_cmpuint(c->contended_tree, >, contended0);
+    for (int i = 0; i < 2; i++) {
+        munmap(v[i].run, 2 * 4096);
+        sim_close(v[i].fd);
+    }
+    sim_close(vm_fd);
+    sim_close(gmem);
+    g_assert_true(vm->destroyed);
+    g_assert_cmpuint(vm->stats.invariant_violations, ==, 0);
+    g_assert_cmpuint(vm->leaks, ==, 0);
+    g_assert_cmpuint(tdxmod_pages_owned(sim.mod), ==, owned);
+}
+
 /* A driver of the guest (struct guest_driver), as tdxsim/fuzz/ is. */
 static struct trace_op driver_ops[5];
 static unsigned driver_parks;
@@ -963,6 +1123,7 @@ int main(int argc, char **argv)
     g_test_add_func("/kvm/livelock-fails-run", test_livelock);
     g_test_add_func("/kvm/kick-after-track", test_kick_after_track);
     g_test_add_func("/kvm/zap-block-warning-bug", test_zap_block_warning_bug);
+    g_test_add_func("/kvm/parallel-faults", test_parallel_faults);
     g_test_add_func("/kvm/driver-park-observed", test_driver_park_observed);
     g_test_add_func("/kvm/guest-memfd-file", test_gmem_file);
     g_test_add_func("/kvm/teardown-linux-7.2-release", test_teardown_linux72);
