@@ -6,8 +6,9 @@
  * teardown).  Each pin is charged to the process's RLIMIT_MEMLOCK unless it
  * has CAP_IPC_LOCK in the initial user namespace (CapEff bit 14 of
  * /proc/self/status, and an identity uid_map), as account_locked_vm()'s
- * capable() check does.  Test hook: TDXSIM_NO_CAP_IPC_LOCK=1 makes the
- * process count as lacking CAP_IPC_LOCK.
+ * capable() check does, on top of what the process has locked already
+ * (mm->locked_vm: its VmLck).  Test hook: TDXSIM_NO_CAP_IPC_LOCK=1 makes
+ * the process count as lacking CAP_IPC_LOCK.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -52,6 +53,25 @@ static bool has_cap_ipc_lock(void)
     return in_initial_user_ns();
 }
 
+/*
+ * Bytes already charged to the process's locked_vm by the real kernel
+ * (VmLck: mlock(), VFIO type1 pins ...): account_locked_vm() adds the
+ * pins to mm->locked_vm, which holds those too.  The simulated pins are
+ * not real mlocks, so they are counted apart (sim.memlock_pages).
+ */
+static uint64_t locked_vm_bytes(void)
+{
+    g_autofree char *status = NULL;
+    const char *line;
+
+    if (!g_file_get_contents("/proc/self/status", &status, NULL, NULL)) {
+        return 0;
+    }
+    line = strstr(status, "\nVmLck:");
+    return line ? g_ascii_strtoull(line + strlen("\nVmLck:"), NULL, 10) * 1024
+                : 0;
+}
+
 void sim_pin_begin_call(struct sim_vm *vm)
 {
     vm->sept.has_cap_ipc_lock = has_cap_ipc_lock();
@@ -77,7 +97,8 @@ int sim_pin_account(struct sim_vm *vm, uint64_t n, bool inc)
         pthread_mutex_lock(&sim.lock);
         if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 &&
             rl.rlim_cur != RLIM_INFINITY &&
-            (sim.memlock_pages + n) * SIM_PAGE_SIZE > rl.rlim_cur) {
+            (sim.memlock_pages + n) * SIM_PAGE_SIZE + locked_vm_bytes() >
+            rl.rlim_cur) {
             r = -ENOMEM;
         } else {
             sim.memlock_pages += n;

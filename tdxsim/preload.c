@@ -17,6 +17,7 @@
  * CAP_SYS_RESOURCE cannot raise the real limit to a TD's size.  Without
  * it, a limit that the root daemon which started QEMU raised is read from
  * TDXSIM_RLIMIT_DIR (preload-rlimit.h; libvirt's <hard_limit>).
+ * TDXSIM_MLOCK=BYTES: memory locked up front (mlock_hook()).
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -350,9 +351,33 @@ int ioctl(int fd, unsigned long req, ...)
     return real_ioctl(fd, req, arg);
 }
 
+/*
+ * Test hook: TDXSIM_MLOCK=BYTES locks that much anonymous memory for the
+ * process's life, as another user of locked_vm would (VFIO type1 pins):
+ * QEMU's memory lock check and the pins' charges must count it.
+ */
+static void mlock_hook(void)
+{
+    const char *v = getenv("TDXSIM_MLOCK");
+    size_t n = v ? strtoull(v, NULL, 0) : 0;
+    void *p;
+
+    if (!n) {
+        return;
+    }
+    p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+             -1, 0);
+    if (p == MAP_FAILED || mlock(p, n)) {
+        fprintf(stderr, "tdxsim: TDXSIM_MLOCK=%s: cannot lock memory: %m\n",
+                v);
+        abort();
+    }
+}
+
 static void __attribute__((constructor)) preload_init(void)
 {
     resolve();
+    mlock_hook();
     tdxsim_init();
 }
 

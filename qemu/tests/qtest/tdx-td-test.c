@@ -877,6 +877,13 @@ static const Refusal refusals[] = {
       "needs RLIMIT_MEMLOCK of at least 2101248 KiB",
       NULL, 2 * GiB + 4 * MiB - 4 * KiB },
     /*
+     * Enough for guest RAM and TDVF alone, but 64 KiB are locked already
+     * (as VFIO's pins would be): the kernel charges on top of them.
+     */
+    { "memlock-locked-already", "2G", NULL,
+      "needs RLIMIT_MEMLOCK of at least 2101248 KiB on top of the 64 KiB "
+      "locked already", "TDXSIM_MLOCK=65536", 2 * GiB + 4 * MiB },
+    /*
      * More RAM than the host can reserve: QEMU fails before the S-EPT is
      * built, so there is nothing to tear down and no error about it.
      */

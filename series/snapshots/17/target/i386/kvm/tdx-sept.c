@@ -112,10 +112,29 @@ static bool tdx_sept_has_cap_ipc_lock(void)
  * at the build or when converted to private): refuse up front rather than
  * fail half way.
  */
+/*
+ * Memory already charged to this process's locked_vm (VmLck of
+ * /proc/self/status), e.g. by VFIO type1 pins: the kernel charges the
+ * pinned private memory on top of it.
+ */
+static uint64_t tdx_sept_locked_now(void)
+{
+    g_autofree char *status = NULL;
+    const char *line;
+
+    if (!g_file_get_contents("/proc/self/status", &status, NULL, NULL)) {
+        return 0;
+    }
+    line = strstr(status, "\nVmLck:");
+    return line ? g_ascii_strtoull(line + strlen("\nVmLck:"), NULL, 10) * KiB
+                : 0;
+}
+
 static bool tdx_sept_check_memlock(uint64_t need, Error **errp)
 {
     ERRP_GUARD();
     struct rlimit rlim;
+    uint64_t locked;
 
     if (tdx_sept_has_cap_ipc_lock()) {
         return true;
@@ -124,11 +143,16 @@ static bool tdx_sept_check_memlock(uint64_t need, Error **errp)
         error_setg_errno(errp, errno, "cannot read RLIMIT_MEMLOCK");
         return false;
     }
-    if (rlim.rlim_cur != RLIM_INFINITY && rlim.rlim_cur < need) {
+    locked = tdx_sept_locked_now();
+    if (rlim.rlim_cur != RLIM_INFINITY && rlim.rlim_cur < need + locked) {
+        g_autofree char *already = locked ?
+            g_strdup_printf(" on top of the %" PRIu64 " KiB locked already",
+                            locked / KiB) : g_strdup("");
+
         error_setg(errp, "x-sept-mode=side-table pins all private memory "
                    "(guest RAM and firmware): it needs RLIMIT_MEMLOCK of at "
-                   "least %" PRIu64 " KiB, but the limit is %" PRIu64 " KiB",
-                   need / KiB, (uint64_t)rlim.rlim_cur / KiB);
+                   "least %" PRIu64 " KiB%s, but the limit is %" PRIu64 " KiB",
+                   need / KiB, already, (uint64_t)rlim.rlim_cur / KiB);
         error_append_hint(errp, "Raise the limit (e.g. ulimit -l, or "
                           "LimitMEMLOCK= for a systemd unit) or run QEMU "
                           "with CAP_IPC_LOCK.\n");
