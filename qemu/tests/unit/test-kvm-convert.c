@@ -105,7 +105,7 @@ static int convert(Model *m, bool to_private, bool pinned)
                             0, PAGES * PAGE, &ops, m);
 }
 
-/* Pages of runs[0..n) in state, the others as before; KVM and listeners agree. */
+/* runs[0..n) converted, the rest as before; KVM and the listeners agree. */
 static void assert_converted(Model *m, unsigned n, bool to_private)
 {
     bool want[PAGES];
