@@ -899,6 +899,49 @@ static void test_zap_block_warning_bug(void)
 }
 
 /*
+ * Linux 7.2 tdx_sept_remove_leaf_spte() and tdx_track() run BLOCK, TRACK
+ * and REMOVE through tdh_do_no_vcpus(): on BUSY, keep the vCPUs out
+ * (wait_for_sept_zap), kick them and retry once -- "the retry is
+ * guaranteed to succeed" -- and a second BUSY is TDX_BUG_ON: the VM is
+ * dead, KVM never tries a third time.  A module BUSY on every call of one
+ * leaf: exactly two calls of it, one retry with the vCPUs kept out, the VM
+ * dead; BLOCK or REMOVE failing leaks the page (removal_leaks).
+ */
+static void test_zap_busy_retried_once(void)
+{
+    static const enum tdx_leaf leaves[] = {
+        TDH_MEM_RANGE_BLOCK, TDH_MEM_TRACK, TDH_MEM_PAGE_REMOVE,
+    };
+    const struct tdx_counters *c = tdxmod_counters(sim.mod);
+
+    for (unsigned i = 0; i < G_N_ELEMENTS(leaves); i++) {
+        struct kvm_pre_fault_memory pf = { .gpa = 0x800000, .size = 4096 };
+        struct tdx_inject_busy busy = { .every_nth = 1 };
+        struct tdx_counters c0;
+        struct mini_td t;
+        uint64_t no_vcpus0;
+
+        mini_td(&t, "vcpu 0\nshutdown\n");
+        g_assert_cmpint(sim_ioctl(t.vcpu_fd, KVM_PRE_FAULT_MEMORY, &pf), ==,
+                        0);
+        c0 = *c;
+        no_vcpus0 = t.vm->stats.no_vcpus_retries;
+        tdxmod_inject_busy(sim.mod, leaves[i], &busy);
+        mini_convert(&t, 0x800000, 4096, false);
+        tdxmod_inject_busy(sim.mod, leaves[i], NULL);
+        g_assert_cmpuint(c->seamcalls[leaves[i]] - c0.seamcalls[leaves[i]],
+                         ==, 2);
+        g_assert_cmpuint(t.vm->stats.no_vcpus_retries - no_vcpus0, ==, 1);
+        g_assert_true(t.vm->bugged);
+        g_assert_cmpuint(t.vm->stats.invariant_violations, >=, 1);
+        if (leaves[i] != TDH_MEM_TRACK) {
+            g_assert_cmpuint(t.vm->stats.removal_leaks, ==, 1);
+        }
+        mini_td_close(&t);
+    }
+}
+
+/*
  * park hands the vCPU to a driver: it gets new ops from pc 0, and the
  * guest reports what it saw (completed MapGPA chunks, accepts, shared
  * accesses).  A tolerant ACCEPT of a page already accepted is no panic, a
@@ -1123,6 +1166,7 @@ int main(int argc, char **argv)
     g_test_add_func("/kvm/livelock-fails-run", test_livelock);
     g_test_add_func("/kvm/kick-after-track", test_kick_after_track);
     g_test_add_func("/kvm/zap-block-warning-bug", test_zap_block_warning_bug);
+    g_test_add_func("/kvm/zap-busy-retried-once", test_zap_busy_retried_once);
     g_test_add_func("/kvm/parallel-faults", test_parallel_faults);
     g_test_add_func("/kvm/driver-park-observed", test_driver_park_observed);
     g_test_add_func("/kvm/guest-memfd-file", test_gmem_file);
