@@ -233,23 +233,26 @@ static int tdp_map(struct sim_vm *vm, uint64_t gpa, tdx_pfn_t pfn,
 }
 
 /*
- * mmu_topup_memory_caches() before mmu_lock: -ENOMEM (injected "map") if
- * the fault will need a new S-EPT page.  vm->lock held (inject is not
- * thread safe).
+ * mmu_topup_memory_caches() before mmu_lock: the S-EPT pages the fault
+ * will link are allocated first; the injected "map" failure is asked per
+ * page, as before faults ran in parallel: -ENOMEM.  vm->lock held (inject
+ * is not thread safe).
  */
 static int topup(struct sim_vm *vm, uint64_t gpa)
 {
-    bool need = false;
+    unsigned need = 0;
 
     pthread_mutex_lock(&vm->mirror_lock);
-    for (int t = tdx_td_levels(vm->td) - 2; t >= 0 && !need; t--) {
-        need = !g_hash_table_contains(vm->mirror,
-                                      &(int64_t){ mirror_key(t, gpa) });
+    for (int t = tdx_td_levels(vm->td) - 2; t >= 0; t--) {
+        need += !g_hash_table_contains(vm->mirror,
+                                       &(int64_t){ mirror_key(t, gpa) });
     }
     pthread_mutex_unlock(&vm->mirror_lock);
-    if (need && inject_hit(sim.inj, INJ_ENOMEM, "map")) {
-        vm->stats.enomem++;
-        return -ENOMEM;
+    while (need--) {
+        if (inject_hit(sim.inj, INJ_ENOMEM, "map")) {
+            vm->stats.enomem++;
+            return -ENOMEM;
+        }
     }
     return 0;
 }
