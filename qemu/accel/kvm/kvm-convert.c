@@ -64,9 +64,14 @@ int kvm_convert_runs(KVMConvertRun *runs, unsigned int nr_runs,
     for (done = 0; !ret && done < nr_runs; done++) {
         ret = kvm_convert_run(&runs[done], to_private, pinned, ops, opaque);
     }
-    if (ret && ret != -EIO && done) {
-        /* Put back the runs converted before the one that failed. */
-        for (unsigned int i = done - 1; i-- > 0;) {
+    if (ret && ret != -EIO) {
+        /*
+         * runs[done - 1] failed and is unchanged: put back the runs before
+         * it, last first.
+         */
+        unsigned int failed = done - 1;
+
+        for (unsigned int i = failed; i-- > 0;) {
             if (kvm_convert_run(&runs[i], !to_private, pinned, ops, opaque)) {
                 ret = -EIO;
                 break;

@@ -15,9 +15,13 @@
  * guest ACCEPT or zero-step mitigation holds its locks), -EINTR that a
  * signal is pending.  Resume as long as the kernel makes progress, and a
  * bounded number of times in a row without: then give up with -EAGAIN,
- * which the caller turns into a retry later.
+ * which the caller turns into a retry later.  A busy module is waited for
+ * with a back-off (1 us doubling to 1 ms: a guest's ACCEPT holds its locks
+ * for microseconds), so that giving up takes about 55 ms, not 64 calls in
+ * a row, while the conversion's locks are held.
  */
 #define TDX_SEPT_MAX_IDLE_RESUMES 64
+#define TDX_SEPT_MAX_BACKOFF_US 1000
 
 static const char *const tdx_sept_cmd_names[] = {
     [KVM_TDX_SEPT_MAP] = "KVM_TDX_SEPT_MAP",
@@ -66,6 +70,9 @@ static int tdx_sept_kvm_range(uint32_t id, uint64_t gpa, uint64_t size,
         idle = range.done > before ? 0 : idle + 1;
         if (idle > TDX_SEPT_MAX_IDLE_RESUMES) {
             return -EAGAIN;
+        }
+        if (ret == -EAGAIN && idle) {
+            g_usleep(MIN(1UL << (idle - 1), TDX_SEPT_MAX_BACKOFF_US));
         }
         call->resumes++;
     }

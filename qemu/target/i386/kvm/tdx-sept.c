@@ -112,9 +112,8 @@ static bool tdx_sept_has_cap_ipc_lock(void)
  * the process has CAP_IPC_LOCK, and it pins every page of guest_memfd
  * memory sooner or later (the firmware pages when they are added, the rest
  * at the build or when converted to private): refuse up front rather than
- * fail half way.
- */
-/*
+ * fail half way (tdx_sept_check_memlock()).
+ *
  * Memory already charged to this process's locked_vm (VmLck of
  * /proc/self/status), e.g. by VFIO type1 pins: the kernel charges the
  * pinned private memory on top of it.
@@ -480,6 +479,15 @@ static const struct {
                                    true },
 };
 
+/* The figures KVM_TDX_SEPT_STATS gives. */
+static bool tdx_sept_stat_is_kernels(int stat)
+{
+    return stat == TDX_SEPT_STAT_LEAVES_4K ||
+           stat == TDX_SEPT_STAT_SEPT_PAGES ||
+           stat == TDX_SEPT_STAT_PINNED_PAGES ||
+           stat == TDX_SEPT_STAT_BUSY_RETRIES;
+}
+
 void tdx_sept_query_stats(TdxSept *sept, StatsResultList **result,
                           strList *names, Error **errp)
 {
@@ -487,18 +495,24 @@ void tdx_sept_query_stats(TdxSept *sept, StatsResultList **result,
     TdxSeptCounters *c = &sept->counters;
     uint64_t values[TDX_SEPT_STAT__MAX];
     StatsList *list = NULL;
+    bool kernel_ok = true;
     int ret;
 
     /*
      * Not under sept->lock, which a conversion holds through long kernel
      * calls: the kernel's figures are its own, ours are read atomically.
-     * After the teardown the kernel holds nothing any more.
+     * After the teardown the kernel holds nothing any more.  If the kernel
+     * cannot answer (a bugged VM fails every ioctl), its figures are left
+     * out and ours still reported: query-stats must not lose the other
+     * providers' statistics because of this one.
      */
     if (!qatomic_read(&sept->torn_down)) {
         ret = tdx_sept_kvm_stats(&kstats);
-        if (ret && !qatomic_read(&sept->torn_down)) {
-            error_setg_errno(errp, -ret, "KVM_TDX_SEPT_STATS failed");
-            return;
+        kernel_ok = !ret || qatomic_read(&sept->torn_down);
+        if (!kernel_ok) {
+            warn_report_once("KVM_TDX_SEPT_STATS failed: %s; the side-table "
+                             "statistics leave the kernel's figures out",
+                             strerror(-ret));
         }
     }
     values[TDX_SEPT_STAT_LEAVES_4K] = kstats.leaves_4k;
@@ -522,7 +536,8 @@ void tdx_sept_query_stats(TdxSept *sept, StatsResultList **result,
     for (int i = TDX_SEPT_STAT__MAX - 1; i >= 0; i--) {
         Stats *stat;
 
-        if (!apply_str_list_filter(tdx_sept_stat_schema[i].name, names)) {
+        if (!apply_str_list_filter(tdx_sept_stat_schema[i].name, names) ||
+            (!kernel_ok && tdx_sept_stat_is_kernels(i))) {
             continue;
         }
         stat = g_new0(Stats, 1);

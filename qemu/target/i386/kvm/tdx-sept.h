@@ -60,7 +60,10 @@ bool tdx_sept_build(TdxSept *sept, const TdxSeptRange *added,
 int tdx_sept_convert(TdxSept *sept, uint64_t gpa, uint64_t size,
                      bool to_private, bool conversion);
 
-/* query-stats for provider "tdx", target "vm". */
+/*
+ * query-stats for provider "tdx", target "vm".  Never fails: if the kernel
+ * cannot answer, its figures are left out (with a warning, once).
+ */
 void tdx_sept_query_stats(TdxSept *sept, StatsResultList **result,
                           strList *names, Error **errp);
 void tdx_sept_query_stats_schemas(StatsSchemaList **result);

@@ -110,9 +110,8 @@ static bool tdx_sept_has_cap_ipc_lock(void)
  * the process has CAP_IPC_LOCK, and it pins every page of guest_memfd
  * memory sooner or later (the firmware pages when they are added, the rest
  * at the build or when converted to private): refuse up front rather than
- * fail half way.
- */
-/*
+ * fail half way (tdx_sept_check_memlock()).
+ *
  * Memory already charged to this process's locked_vm (VmLck of
  * /proc/self/status), e.g. by VFIO type1 pins: the kernel charges the
  * pinned private memory on top of it.
