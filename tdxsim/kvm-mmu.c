@@ -349,7 +349,7 @@ int sim_mmu_fault_private(struct sim_vcpu *vcpu, uint64_t gpa)
     __atomic_add_fetch(&vm->faulting, 1, __ATOMIC_SEQ_CST);
     if (__atomic_load_n(&vm->no_entry, __ATOMIC_SEQ_CST)) {
         __atomic_sub_fetch(&vm->faulting, 1, __ATOMIC_SEQ_CST);
-        return -EAGAIN;
+        return -EIO;                        /* the TD is going away */
     }
     tdx_vp_exit(vm->td, vcpu->vp);          /* the EPT violation's TD exit */
     pthread_mutex_unlock(&vm->lock);

@@ -469,7 +469,9 @@ void sim_vcpu_lock_in_guest(struct sim_vcpu *vcpu);
  * held): 0, or -EIO when the TD cannot run any more. */
 int sim_vcpu_reenter(struct sim_vcpu *vcpu);
 /* VM destruction: no vCPU enters from now on; wait (vm->lock not held)
- * until no vCPU thread is in guest mode without vm->lock. */
+ * until no vCPU thread is in guest mode without vm->lock, nor in a private
+ * fault without it (vm->faulting; a fault starts only while entry is
+ * allowed).  sim_quiesce() waits for those faults too. */
 void sim_block_entry(struct sim_vm *vm);
 
 /* kvm-fail.c: how KVM and the model report what went wrong. */
