@@ -21,7 +21,9 @@
  * Lock: the statistics are written under side_sept.lock and read without
  *   any lock, so KVM_TDX_SEPT_STATS never waits behind a MAP.
  * Lock: vCPUs take no side-table lock: a private fault reads the memory
- *   attributes and the memslots (kvm->srcu, held by KVM_RUN) only.
+ *   attributes and the memslots (kvm->srcu, held by KVM_RUN) and takes a
+ *   reference to the guest_memfd file for a moment, as kvm_gmem_get_pfn()
+ *   does.
  * Lock order: kvm->srcu (read) -> guest_memfd invalidate lock (read) ->
  *   side_sept.lock, for MAP: the invalidate lock keeps a hole punch from
  *   passing its check while MAP pins a page of its range.
@@ -621,8 +623,7 @@ int tdx_side_sept_handle_private_fault(struct kvm_vcpu *vcpu, gpa_t gpa)
 	struct kvm_memory_slot *slot = kvm_vcpu_gfn_to_memslot(vcpu, gfn);
 	struct file *file;
 
-	if (slot && kvm_slot_has_gmem(slot) &&
-	    kvm_mem_is_private(vcpu->kvm, gfn)) {
+	if (kvm_slot_has_gmem(slot) && kvm_mem_is_private(vcpu->kvm, gfn)) {
 		file = get_file_active(&slot->gmem.file);
 		if (file) {
 			fput(file);
@@ -660,8 +661,10 @@ void tdx_side_sept_flush_memslot(struct kvm *kvm, struct kvm_memory_slot *slot)
 	if (side_sept_unmap_locked(kvm, ss, slot->base_gfn, end, &next, false))
 		return;	/* The VM is dead: its pages are reclaimed at the end. */
 
-	xa_for_each_range(&ss->pages, index, page, slot->base_gfn, end - 1)
+	xa_for_each_range(&ss->pages, index, page, slot->base_gfn, end - 1) {
 		side_sept_unpin(kvm, ss, index, page);
+		cond_resched();
+	}
 }
 
 /* A hole punched in guest_memfd: -EBUSY over a pinned page. */
