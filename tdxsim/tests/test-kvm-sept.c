@@ -130,15 +130,7 @@ static int create_vm(void)
 
 static void init_vm(int vm_fd)
 {
-    g_autofree struct kvm_tdx_init_vm *init =
-        g_malloc0(sizeof(*init) + sizeof(struct kvm_cpuid_entry2));
-
-    init->attributes = 1ULL << 28;
-    init->xfam = 0x3;
-    init->cpuid.nent = 1;
-    init->cpuid.entries[0].function = 0x80000008;
-    init->cpuid.entries[0].eax = (48 << 16) | 48;
-    g_assert_cmpint(tdx_op(vm_fd, KVM_TDX_INIT_VM, 0, init, NULL), ==, 0);
+    g_assert_cmpint(sim_test_init_td(vm_fd, 0x3, NULL), ==, 0);
 }
 
 /* A side-table TD (leaves 0: mirror) with a guest_memfd slot, all private. */
@@ -744,14 +736,7 @@ static void test_backing_4k(void)
 
 int main(int argc, char **argv)
 {
-    g_setenv("TDXSIM_CHECK_EVERY", "1", TRUE);
-    g_setenv("TDXSIM_FAIL_EXIT_MS", "0", TRUE);
-    g_unsetenv("TDXSIM_TRACE");
-    g_unsetenv("TDXSIM_INJECT");
-    g_unsetenv("TDXSIM_REPORT");
-    g_unsetenv("TDXSIM_NO_CAP_IPC_LOCK");
-    tdxsim_init();
-    sys_fd = sim_open_device(0);
+    sys_fd = sim_test_start();
 
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/kvm-sept/enable", test_enable);

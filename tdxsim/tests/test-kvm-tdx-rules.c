@@ -19,6 +19,7 @@
 
 #include "kvm.h"
 #include "mapgpa.h"
+#include "tests/sim-test.h"
 #include "tdxsim.h"
 
 #define MB (1ULL << 20)
@@ -85,15 +86,7 @@ static void td_create(struct td *t, const char *trace)
 /* KVM_TDX_INIT_VM with GPAW 48 and xfam: -errno or 0, *hw hw_error. */
 static int td_init_vm(struct td *t, uint64_t xfam, uint64_t *hw)
 {
-    g_autofree struct kvm_tdx_init_vm *init =
-        g_malloc0(sizeof(*init) + sizeof(struct kvm_cpuid_entry2));
-
-    init->attributes = 1ULL << 28;
-    init->xfam = xfam;
-    init->cpuid.nent = 1;
-    init->cpuid.entries[0].function = 0x80000008;
-    init->cpuid.entries[0].eax = (48 << 16) | 48;
-    return tdx_op(t->vm_fd, KVM_TDX_INIT_VM, init, hw);
+    return sim_test_init_td(t->vm_fd, xfam, hw);
 }
 
 /* 16 MiB of guest_memfd at GPA 0, all private. */
@@ -662,14 +655,7 @@ static void test_module_finalize_no_vcpus(void)
 
 int main(int argc, char **argv)
 {
-    g_setenv("TDXSIM_CHECK_EVERY", "1", TRUE);
-    g_setenv("TDXSIM_FAIL_EXIT_MS", "0", TRUE);
-    g_unsetenv("TDXSIM_TRACE");
-    g_unsetenv("TDXSIM_INJECT");
-    g_unsetenv("TDXSIM_REPORT");
-    tdxsim_init();
-    sys_fd = sim_open_device(0);
-    g_assert_cmpint(sys_fd, >=, 0);
+    sys_fd = sim_test_start();
 
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/kvm-tdx-rules/finalize-no-vcpu", test_finalize_no_vcpu);
