@@ -75,6 +75,7 @@ static uint64_t locked_vm_bytes(void)
 void sim_pin_begin_call(struct sim_vm *vm)
 {
     vm->sept.has_cap_ipc_lock = has_cap_ipc_lock();
+    vm->sept.locked_vm_bytes = locked_vm_bytes();
 }
 
 int sim_pin_account(struct sim_vm *vm, uint64_t n, bool inc)
@@ -97,7 +98,7 @@ int sim_pin_account(struct sim_vm *vm, uint64_t n, bool inc)
         pthread_mutex_lock(&sim.lock);
         if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 &&
             rl.rlim_cur != RLIM_INFINITY &&
-            (sim.memlock_pages + n) * SIM_PAGE_SIZE + locked_vm_bytes() >
+            (sim.memlock_pages + n) * SIM_PAGE_SIZE + vm->sept.locked_vm_bytes >
             rl.rlim_cur) {
             r = -ENOMEM;
         } else {

@@ -242,6 +242,7 @@ int sim_sept_add_page(struct sim_vm *vm, uint64_t gpa)
     }
     /* kvm_gmem_populate() holds the folio and the invalidate lock. */
     page = kshim_page_get(pfn);
+    sim_pin_begin_call(vm);
     enter(vm, NULL);
     r = tdx_side_sept_add_page(vm->sept.hk, gpa >> 12, pfn, page);
     leave(vm);

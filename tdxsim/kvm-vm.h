@@ -246,6 +246,7 @@ struct sim_side_table {
     bool teardown_started;
     bool torn_down;
     bool has_cap_ipc_lock;      /* read once per MAP call */
+    uint64_t locked_vm_bytes;   /* the process's VmLck, once per call */
     /* Counters of the simulator (the kernel's: KVM_TDX_SEPT_STATS). */
     uint64_t teardown_calls, stats_calls, kicks;
     uint64_t racing_faults, enomem, eintr, eagain;
